@@ -1,0 +1,35 @@
+"""Backend lookup: a backend name and a capability -> the class that implements it.
+
+Classes are named as strings and imported only when built, so ``import msearch`` stays free
+of torch, transformers, FlagEmbedding and infinity_emb.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+BACKENDS = ("sentence-transformers", "infinity", "infinity-server", "flag", "qwen3", "transformers")
+
+#: capability -> backend name -> "module:Class"
+_IMPLEMENTATIONS: dict[str, dict[str, str]] = {
+    "text": {
+        "sentence-transformers": "msearch.backends.sentence_transformers:STTextEmbedder",
+        "infinity": "msearch.backends.infinity_local:InfinityTextEmbedder",
+        "infinity-server": "msearch.backends.infinity_remote:InfinityServerTextEmbedder",
+    },
+    "sparse": {},
+    "rerank": {},
+    "image": {},
+    "audio": {},
+}
+
+
+def backend_class(capability: str, backend: str) -> type[Any]:
+    """The class serving ``capability`` on ``backend``; a ValueError lists what exists."""
+    table = _IMPLEMENTATIONS[capability]
+    if backend not in table:
+        known = ", ".join(sorted(table)) or "none yet"
+        raise ValueError(f"backend {backend!r} has no {capability} support; choose one of: {known}")
+    module_name, class_name = table[backend].split(":")
+    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]

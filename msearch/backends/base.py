@@ -1,0 +1,272 @@
+"""What every backend provides, and the machinery they share.
+
+Protocols (``TextEmbedder``, ``SparseEmbedder``, ``ImageEmbedder``, ``AudioEmbedder``,
+``Reranker``) are what the rest of msearch and the framework adapters rely on. Two execution
+bases turn one implementation into both a sync and an async API:
+
+- ``BlockingModel``: the backend's work is blocking (torch); async callers run it in a worker
+  thread with ``asyncio.to_thread`` so their event loop is never blocked.
+- ``CoroutineModel``: the backend's work is a coroutine (infinity's engine, HTTP); sync callers
+  run it on msearch's background event loop.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+
+from msearch._concurrency import run_on_background_loop, run_sync
+from msearch.errors import InvalidInputError
+from msearch.models import ModelSpec
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    """A sparse vector: token ids (``indices``, int64) and their weights (``values``, float32)."""
+
+    indices: np.ndarray
+    values: np.ndarray
+
+    def as_dict(self) -> dict[int, float]:
+        return dict(zip(self.indices.tolist(), self.values.tolist(), strict=True))
+
+
+@dataclass(frozen=True)
+class RerankResult:
+    """One reranked document: its position in the caller's list and its relevance score."""
+
+    index: int
+    score: float
+
+
+@runtime_checkable
+class TextEmbedder(Protocol):
+    spec: ModelSpec
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+    async def aembed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    async def aembed_query(self, text: str) -> np.ndarray: ...
+
+
+@runtime_checkable
+class SparseEmbedder(Protocol):
+    def embed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]: ...
+
+    def embed_query_sparse(self, text: str) -> SparseVector: ...
+
+    async def aembed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]: ...
+
+    async def aembed_query_sparse(self, text: str) -> SparseVector: ...
+
+
+@runtime_checkable
+class ImageEmbedder(TextEmbedder, Protocol):
+    """Text side (``embed_query``/``embed_documents``) plus images, in one vector space."""
+
+    def embed_images(self, images: Sequence[Any]) -> np.ndarray: ...
+
+    async def aembed_images(self, images: Sequence[Any]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class AudioEmbedder(TextEmbedder, Protocol):
+    """Text side plus audio clips, in one vector space."""
+
+    def embed_audio(self, audios: Sequence[Any]) -> np.ndarray: ...
+
+    async def aembed_audio(self, audios: Sequence[Any]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    def rerank(
+        self, query: str, documents: Sequence[str], top_n: int | None = None
+    ) -> list[RerankResult]: ...
+
+    async def arerank(
+        self, query: str, documents: Sequence[str], top_n: int | None = None
+    ) -> list[RerankResult]: ...
+
+
+def check_texts(texts: Sequence[str], what: str = "texts") -> list[str]:
+    """A list copy of ``texts``; a TypeError names the first item that is not a string."""
+    if isinstance(texts, str):
+        raise TypeError(f"{what} must be a list of strings, not a single string")
+    items = list(texts)
+    for position, item in enumerate(items):
+        if not isinstance(item, str):
+            raise TypeError(f"{what}[{position}] is {type(item).__name__}, expected str")
+    return items
+
+
+def check_text(text: str, what: str = "text") -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"{what} is {type(text).__name__}, expected str")
+    return text
+
+
+class BlockingModel(abc.ABC):
+    """Base for backends whose inference blocks (torch): loaded once, on first use.
+
+    One lock serializes calls into the model: torch models are fast per call but Hugging Face
+    fast tokenizers are not safe to share across threads.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._loaded: Any = None
+
+    @abc.abstractmethod
+    def _load(self) -> Any:
+        """Load and return the model (called once, under the lock)."""
+
+    @property
+    def loaded(self) -> Any:
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = self._load()
+            return self._loaded
+
+    def _sync(self, fn: Callable[..., T], *args: Any) -> T:
+        with self._lock:
+            return fn(*args)
+
+    async def _async(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(self._sync, fn, *args)
+
+
+class CoroutineModel:
+    """Base for backends whose work is a coroutine bound to msearch's background loop."""
+
+    def _sync(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        return run_sync(_as_coroutine(fn(*args)))
+
+    async def _async(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        return await run_on_background_loop(_as_coroutine(fn(*args)))
+
+
+async def _as_coroutine(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+class TextEmbedderBase(abc.ABC):
+    """The public text-embedding API, written once over a backend's ``_encode``.
+
+    Subclasses mix in ``BlockingModel`` (``_encode`` is a plain function) or ``CoroutineModel``
+    (``_encode`` is a coroutine function); ``_sync``/``_async`` adapt either to both APIs.
+    Prompts, empty input, normalization and Matryoshka truncation live here, so every backend
+    treats them the same way.
+
+    Empty strings are embedded like any other text (the model sees only its special tokens),
+    so a document list keeps one vector per document.
+    """
+
+    spec: ModelSpec
+    _sync: Callable[..., Any]
+    _async: Callable[..., Any]
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+        normalize: bool = True,
+        dimensions: int | None = None,
+        task: str | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if dimensions is not None and dimensions < 1:
+            raise InvalidInputError(f"dimensions must be >= 1, got {dimensions}")
+        if dimensions is not None and spec.dim is not None and dimensions > spec.dim:
+            raise InvalidInputError(
+                f"dimensions={dimensions} is larger than {spec.name}'s {spec.dim}"
+            )
+        self.spec = spec
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+        self.normalize = normalize
+        self.dimensions = dimensions
+        self.task = task if task is not None else spec.default_task
+
+    # -- what backends implement -------------------------------------------------------
+    @abc.abstractmethod
+    def _encode(self, texts: list[str]) -> Any:
+        """Vectors (n, model dim) for ``texts``, already prompted; sync or async per the base."""
+
+    @abc.abstractmethod
+    def _model_dim(self) -> int:
+        """The model's output size, read from the loaded model when the spec does not say."""
+
+    # -- public API ------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        return self.dimensions or self.spec.dim or self._model_dim()
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        inputs = self._document_inputs(texts)
+        if not inputs:
+            return self._empty()
+        return self._finish(self._sync(self._encode, inputs))
+
+    async def aembed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        inputs = self._document_inputs(texts)
+        if not inputs:
+            return self._empty()
+        return self._finish(await self._async(self._encode, inputs))
+
+    def embed_query(self, text: str, *, task: str | None = None) -> np.ndarray:
+        return self._finish(self._sync(self._encode, [self._query_input(text, task)]))[0]
+
+    async def aembed_query(self, text: str, *, task: str | None = None) -> np.ndarray:
+        vectors = await self._async(self._encode, [self._query_input(text, task)])
+        return self._finish(vectors)[0]
+
+    # -- shared steps ----------------------------------------------------------------
+    def _document_inputs(self, texts: Sequence[str]) -> list[str]:
+        prompt = self.spec.document_prompt
+        return [prompt + text for text in check_texts(texts)]
+
+    def _query_input(self, text: str, task: str | None) -> str:
+        prompt = self.spec.query_prompt
+        if "{task}" in prompt:
+            prompt = prompt.replace("{task}", task if task is not None else self.task)
+        return prompt + check_text(text)
+
+    def _empty(self) -> np.ndarray:
+        return np.zeros((0, self.dimensions or self.spec.dim or 0), dtype=np.float32)
+
+    def _finish(self, vectors: Any) -> np.ndarray:
+        out = np.asarray(vectors, dtype=np.float32)
+        if out.ndim != 2:
+            raise InvalidInputError(f"backend returned an array of shape {out.shape}")
+        if self.dimensions is not None:
+            if self.dimensions > out.shape[1]:
+                raise InvalidInputError(
+                    f"dimensions={self.dimensions} is larger than {self.spec.name}'s {out.shape[1]}"
+                )
+            out = out[:, : self.dimensions]
+        if self.normalize or self.dimensions is not None:
+            out = l2_normalize(out)
+        return np.ascontiguousarray(out)
+
+
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)

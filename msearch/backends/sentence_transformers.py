@@ -1,0 +1,80 @@
+"""The ``"sentence-transformers"`` backend: SentenceTransformer models in-process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from msearch._deps import require
+from msearch.backends._loading import locate_model, model_not_found, torch_dtype
+from msearch.backends.base import BlockingModel, TextEmbedderBase
+from msearch.batching import sorted_batches, with_progress
+from msearch.errors import BackendError, MSearchError
+from msearch.models import ModelSpec
+
+
+class STTextEmbedder(BlockingModel, TextEmbedderBase):
+    """Text embeddings from a sentence-transformers model, loaded on first use.
+
+    >>> from msearch.backends.sentence_transformers import STTextEmbedder
+    >>> from msearch.models import resolve_spec
+    >>> embedder = STTextEmbedder(resolve_spec("sentence-transformers/all-MiniLM-L6-v2"))
+    >>> embedder.embed_documents(["a cat", "a dog"]).shape  # doctest: +SKIP
+    (2, 384)
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        device: str | None = None,
+        dtype: str = "float32",
+        trust_remote_code: bool = False,
+        **options: Any,
+    ) -> None:
+        BlockingModel.__init__(self)
+        TextEmbedderBase.__init__(self, spec, **options)
+        torch_dtype_name = dtype  # validated on load, where torch is imported
+        self.device = device
+        self.dtype = torch_dtype_name
+        self.trust_remote_code = trust_remote_code
+
+    def _load(self) -> Any:
+        st = require("sentence_transformers", "st")
+        path = locate_model(self.spec.name)
+        try:
+            model = st.SentenceTransformer(
+                path, device=self.device, trust_remote_code=self.trust_remote_code
+            )
+        except MSearchError:
+            raise
+        except OSError as err:
+            raise model_not_found(self.spec.name, err) from err
+        if self.spec.max_tokens:
+            model.max_seq_length = self.spec.max_tokens
+        if self.dtype != "float32":
+            model.to(torch_dtype(self.dtype))
+        return model
+
+    def _model_dim(self) -> int:
+        return int(self.loaded.get_sentence_embedding_dimension())
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        model = self.loaded
+        out = np.empty((len(texts), self._model_dim()), dtype=np.float32)
+        batches = sorted_batches(texts, self.batch_size)
+        for positions in with_progress(batches, self.show_progress, "embedding"):
+            try:
+                vectors = model.encode(
+                    [texts[i] for i in positions],
+                    batch_size=len(positions),
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            except Exception as err:  # torch/tokenizer failures become one typed error
+                raise BackendError(
+                    f"sentence-transformers failed on {self.spec.name}: {err}"
+                ) from err
+            out[positions] = vectors.astype(np.float32)
+        return out

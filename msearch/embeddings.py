@@ -1,0 +1,34 @@
+"""Build text embedders by model and backend name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msearch.backends import backend_class
+from msearch.backends.base import TextEmbedder
+from msearch.models import ModelSpec, resolve_spec
+
+_SPEC_FIELDS = {"dim", "max_tokens", "query_prompt", "document_prompt", "default_task", "pooling"}
+
+
+def split_spec_options(model: str, options: dict[str, Any]) -> tuple[ModelSpec, dict[str, Any]]:
+    """Separate model-description overrides (``dim``, ``query_prompt`` ...) from backend options."""
+    overrides = {key: options.pop(key) for key in list(options) if key in _SPEC_FIELDS}
+    return resolve_spec(model, **overrides), options
+
+
+def text_embedder(
+    model: str, backend: str = "sentence-transformers", **options: Any
+) -> TextEmbedder:
+    """A text embedder for ``model`` (a registered name, a hub name or a local folder).
+
+    Nothing loads here: the model loads on first use.
+
+    >>> from msearch.embeddings import text_embedder
+    >>> embedder = text_embedder("sentence-transformers/all-MiniLM-L6-v2")  # doctest: +SKIP
+    >>> embedder.embed_query("hello").shape  # doctest: +SKIP
+    (384,)
+    """
+    spec, backend_options = split_spec_options(model, dict(options))
+    embedder: TextEmbedder = backend_class("text", backend)(spec, **backend_options)
+    return embedder

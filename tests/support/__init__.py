@@ -1,0 +1,1 @@
+"""Test support: real models shipped in packages, tiny models built on the fly, real servers."""
