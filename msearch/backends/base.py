@@ -270,3 +270,71 @@ class TextEmbedderBase(abc.ABC):
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class RerankerBase(abc.ABC):
+    """The public reranking API, written once over a backend's ``_score``.
+
+    ``_score(query, documents)`` returns one raw score per document as log-odds of relevance
+    (a cross-encoder's logit; ``logit(yes) - logit(no)`` for LLM rerankers). The public API maps
+    them to relevance in 0..1 with a sigmoid, the same scale on every backend, unless
+    ``raw_scores=True``. Like ``TextEmbedderBase``, a subclass mixes in ``BlockingModel`` or
+    ``CoroutineModel``.
+    """
+
+    spec: ModelSpec
+    _sync: Callable[..., Any]
+    _async: Callable[..., Any]
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        batch_size: int = 16,
+        show_progress: bool | None = None,
+        raw_scores: bool = False,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.spec = spec
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+        self.raw_scores = raw_scores
+
+    @abc.abstractmethod
+    def _score(self, query: str, documents: list[str]) -> Any:
+        """Raw log-odds scores, one per document; sync or async per the execution base."""
+
+    def rerank(
+        self, query: str, documents: Sequence[str], top_n: int | None = None
+    ) -> list[RerankResult]:
+        query, docs = self._check(query, documents, top_n)
+        if not docs:
+            return []
+        return self._rank(self._sync(self._score, query, docs), top_n)
+
+    async def arerank(
+        self, query: str, documents: Sequence[str], top_n: int | None = None
+    ) -> list[RerankResult]:
+        query, docs = self._check(query, documents, top_n)
+        if not docs:
+            return []
+        return self._rank(await self._async(self._score, query, docs), top_n)
+
+    @staticmethod
+    def _check(
+        query: str, documents: Sequence[str], top_n: int | None
+    ) -> tuple[str, list[str]]:
+        check_text(query, "query")
+        if not query.strip():
+            raise InvalidInputError("the rerank query is empty")
+        if top_n is not None and top_n < 1:
+            raise InvalidInputError(f"top_n must be >= 1 or None, got {top_n}")
+        return query, check_texts(documents, "documents")
+
+    def _rank(self, raw: Any, top_n: int | None) -> list[RerankResult]:
+        scores = np.asarray(raw, dtype=np.float64).reshape(-1)
+        if not self.raw_scores:
+            scores = 1.0 / (1.0 + np.exp(-scores))
+        order = np.argsort(-scores, kind="stable")[:top_n]
+        return [RerankResult(index=int(i), score=float(scores[i])) for i in order]
