@@ -15,13 +15,14 @@ from __future__ import annotations
 import abc
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from msearch._concurrency import run_on_background_loop, run_sync
+from msearch.batching import sorted_batches, with_progress
 from msearch.errors import InvalidInputError
 from msearch.models import ModelSpec
 
@@ -320,6 +321,15 @@ class RerankerBase(abc.ABC):
         if not docs:
             return []
         return self._rank(await self._async(self._score, query, docs), top_n)
+
+    def _length_batches(self, documents: list[str]) -> Iterator[list[int]]:
+        """Positions of ``documents`` in batches of similar length, longest first.
+
+        For backends that batch query-document pairs themselves: the query is the same in every
+        pair, so the documents' lengths decide the padding. Shows progress on long calls.
+        """
+        batches = sorted_batches(documents, self.batch_size)
+        return with_progress(batches, self.show_progress, "reranking")
 
     @staticmethod
     def _check(
