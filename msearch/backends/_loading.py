@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 from msearch.errors import ModelNotFoundError
+from msearch.models import resolve_spec
 
 
 def locate_model(name: str) -> str:
-    """``name`` as a local folder path if it is one, else as a hub id.
+    """``name`` as a local folder path if it is one, else a packaged copy, else a hub id.
 
-    A name that is clearly a path (absolute, relative with ``./``, ``~``) but does not exist
-    fails here, before any library tries the hub with it.
+    A registered model with a ``packaged_copy`` whose package is installed loads from that
+    package (the same weights, no hub needed). A name that is clearly a path (absolute,
+    relative with ``./``, ``~``) but does not exist fails here, before any library tries the
+    hub with it.
     """
     path = Path(name).expanduser()
+    packaged = _packaged_folder(name)
+    if packaged is not None and not path.exists():
+        return packaged
     if path.exists():
         if not path.is_dir():
             raise ModelNotFoundError(f"model path {name!r} is a file; pass the model's folder")
@@ -46,3 +53,14 @@ def torch_dtype(name: str) -> object:
     if name not in dtypes:
         raise ValueError(f"dtype must be one of {sorted(dtypes)}, got {name!r}")
     return dtypes[name]
+
+
+def _packaged_folder(name: str) -> str | None:
+    package = resolve_spec(name).packaged_copy
+    if not package:
+        return None
+    found = importlib.util.find_spec(package)
+    if found is None or found.origin is None:
+        return None
+    folder = Path(found.origin).parent / "model"
+    return str(folder) if folder.is_dir() else None

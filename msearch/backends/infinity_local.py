@@ -8,10 +8,12 @@ a model that fails inside infinity's worker thread can leave its caller waiting 
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import os
 import threading
 import weakref
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import numpy as np
@@ -19,12 +21,13 @@ import numpy as np
 from msearch._concurrency import background_loop
 from msearch._deps import require
 from msearch.backends._loading import locate_model, model_not_found
-from msearch.backends.base import CoroutineModel, TextEmbedderBase
+from msearch.backends.base import CoroutineModel, RerankerBase, TextEmbedderBase
 from msearch.batching import with_progress
 from msearch.errors import BackendError, BackendTimeoutError, MSearchError
 from msearch.models import ModelSpec
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 _running_engines: weakref.WeakSet[InfinityEngine] = weakref.WeakSet()
 _exit_hook_lock = threading.Lock()
@@ -89,6 +92,8 @@ class InfinityEngine:
         )
         self._engine: Any = None
         self._starting: asyncio.Lock | None = None
+        self._failed = asyncio.Event()
+        self._failure: BaseException | None = None
 
     async def started(self) -> Any:
         """The running engine; the first call loads the model."""
@@ -96,7 +101,10 @@ class InfinityEngine:
             self._starting = asyncio.Lock()
         async with self._starting:
             if self._engine is None:
+                self._failed = asyncio.Event()
+                self._failure = None
                 self._engine = await self._start()
+                self._guard_workers(self._engine)
         return self._engine
 
     async def _start(self) -> Any:
@@ -125,17 +133,75 @@ class InfinityEngine:
         return engine
 
     async def run(self, call: Awaitable[T], what: str) -> T:
-        """Await one engine call under the timeout, turning failures into msearch errors."""
+        """Await one engine call under the timeout, turning failures into msearch errors.
+
+        A model that raises inside infinity's worker threads kills that worker and leaves the
+        call waiting forever; the guard installed at start signals it, so the call fails at
+        once and the engine is restarted for the next call. A timeout restarts it too.
+        """
+        engine, failed = self._engine, self._failed
+        task = asyncio.ensure_future(call)
+        watcher = asyncio.ensure_future(failed.wait())
         try:
-            return await asyncio.wait_for(call, self.timeout)
-        except TimeoutError as err:
-            raise BackendTimeoutError(
-                f"infinity did not finish {what} on {self.model!r} within {self.timeout:g} s"
-            ) from err
-        except MSearchError:
-            raise
-        except Exception as err:
-            raise BackendError(f"infinity failed during {what} on {self.model!r}: {err}") from err
+            done, _ = await asyncio.wait(
+                {task, watcher}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            watcher.cancel()
+        if task in done:
+            try:
+                return task.result()
+            except MSearchError:
+                raise
+            except Exception as err:
+                raise BackendError(
+                    f"infinity failed during {what} on {self.model!r}: {err}"
+                ) from err
+        task.cancel()
+        await self._discard(engine)
+        if watcher in done:
+            raise BackendError(
+                f"infinity's model {self.model!r} failed during {what}: {self._failure!r}; "
+                "the engine was restarted for the next call"
+            )
+        raise BackendTimeoutError(
+            f"infinity did not finish {what} on {self.model!r} within {self.timeout:g} s; "
+            "the engine was restarted for the next call"
+        )
+
+    def _guard_workers(self, engine: Any) -> None:
+        """Wrap the model's batch steps so a failure in a worker thread reaches the loop."""
+        loop = asyncio.get_running_loop()
+        failed = self._failed
+
+        def guarded(step: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(step)
+            def run_step(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return step(*args, **kwargs)
+                except Exception as err:
+                    self._failure = err
+                    loop.call_soon_threadsafe(failed.set)
+                    raise
+
+            return run_step
+
+        # ``_model_replicas`` is private to infinity 0.0.78; without it, failures are still
+        # caught by the timeout, only later.
+        for replica in getattr(engine, "_model_replicas", ()):
+            for name in ("encode_pre", "encode_core", "encode_post"):
+                setattr(replica, name, guarded(getattr(replica, name)))
+
+    async def _discard(self, engine: Any) -> None:
+        """Stop a failed engine so that the next call starts a fresh one."""
+        if engine is None or self._engine is not engine:
+            return
+        self._engine = None
+        _running_engines.discard(self)
+        try:
+            await asyncio.wait_for(engine.astop(), 10)
+        except Exception as err:  # the engine is already broken; a new one replaces it
+            logger.warning("stopping a failed infinity engine for %r: %r", self.model, err)
 
     async def stop(self) -> None:
         if self._engine is not None:
@@ -194,3 +260,59 @@ class InfinityTextEmbedder(CoroutineModel, TextEmbedderBase):
 
     def _model_dim(self) -> int:
         return int(self._sync(self._encode, ["dimension probe"]).shape[1])
+
+
+class InfinityReranker(CoroutineModel, RerankerBase):
+    """Reranking with a cross-encoder on infinity's in-process engine.
+
+    infinity serves a model as a reranker when its config is a sequence classifier with one
+    label. It returns raw logits here; msearch applies the sigmoid, as on every backend.
+
+    >>> from msearch.rerank import reranker
+    >>> ranker = reranker("cross-encoder/ms-marco-MiniLM-L-6-v2", "infinity")
+    >>> ranker.rerank("Where do cats purr?", ["Cats purr on sofas.", "Paris is in France."])
+    ... # doctest: +SKIP
+    [RerankResult(index=0, score=0.98...), RerankResult(index=1, score=0.0001...)]
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        device: str = "cpu",
+        dtype: str = "float32",
+        timeout: float = 120.0,
+        trust_remote_code: bool = False,
+        engine: str = "torch",
+        engine_args: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        RerankerBase.__init__(self, spec, **options)
+        self.engine = InfinityEngine(
+            spec.name,
+            device=device,
+            dtype=dtype,
+            batch_size=self.batch_size,
+            timeout=timeout,
+            trust_remote_code=trust_remote_code,
+            engine=engine,
+            **(engine_args or {}),
+        )
+
+    async def _score(self, query: str, documents: list[str]) -> np.ndarray:
+        engine = await self.engine.started()
+        # infinity sorts and batches inside its engine; chunks of several batches give long
+        # calls a progress bar and each chunk its own timeout.
+        chunk = self.batch_size * 8
+        out = np.empty(len(documents), dtype=np.float64)
+        for start in with_progress(
+            list(range(0, len(documents), chunk)), self.show_progress, "reranking"
+        ):
+            results, _usage = await self.engine.run(
+                engine.rerank(query=query, docs=documents[start : start + chunk], raw_scores=True),
+                "rerank",
+            )
+            for result in results:
+                out[start + result.index] = result.relevance_score
+        return out
+
