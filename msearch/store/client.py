@@ -1,0 +1,141 @@
+"""Connecting to Qdrant: embedded (in memory or a folder) or a Qdrant server or cluster.
+
+With nothing given, msearch keeps its data in an embedded folder, ``default_path()``:
+``$MSEARCH_HOME/qdrant`` when ``MSEARCH_HOME`` is set, else
+``$XDG_DATA_HOME/msearch/qdrant`` (``~/.local/share/msearch/qdrant``).
+
+An embedded folder can be open in one process at a time (qdrant-client locks it). Inside one
+process, msearch shares one client per folder, so a LangChain and a LlamaIndex store can both
+open the same folder; the client closes when the last store using it closes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qdrant_client import QdrantClient
+
+from msearch.errors import InvalidInputError, StoreLockedError
+
+MEMORY = ":memory:"
+
+
+def default_path() -> Path:
+    """The embedded folder used when no location, path, url or client is given."""
+    home = os.environ.get("MSEARCH_HOME")
+    if home:
+        return Path(home).expanduser() / "qdrant"
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data).expanduser() / "msearch" / "qdrant"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where the data lives. Give at most one of ``location``, ``path``, ``url``.
+
+    ``location`` is ``":memory:"`` (embedded, gone at close) or a server URL, as in
+    qdrant-client; ``path`` is an embedded folder; ``url`` (plus ``api_key``, ``https``,
+    ``timeout``, ``prefer_grpc``, ``port``, ``grpc_port``, ``prefix``) is a Qdrant server or
+    cluster. ``client_options`` go to ``QdrantClient`` unchanged.
+
+    >>> Connection(location=":memory:").is_embedded
+    True
+    """
+
+    location: str | None = None
+    path: str | os.PathLike[str] | None = None
+    url: str | None = None
+    api_key: str | None = None
+    https: bool | None = None
+    timeout: int | None = None
+    prefer_grpc: bool = False
+    port: int | None = 6333
+    grpc_port: int = 6334
+    prefix: str | None = None
+    client_options: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        given = [name for name in ("location", "path", "url") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise InvalidInputError(f"give only one of location, path, url; got {given}")
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.url is None and (self.location is None or self.location == MEMORY)
+
+    def folder(self) -> Path | None:
+        """The embedded folder, or ``None`` in memory or on a server."""
+        if self.path is not None:
+            return Path(self.path).expanduser().resolve()
+        if self.location is None and self.url is None:
+            return default_path().resolve()
+        return None
+
+
+_shared_lock = threading.Lock()
+_shared: dict[Path, tuple[QdrantClient, int]] = {}
+
+
+def connect(connection: Connection) -> QdrantClient:
+    """A QdrantClient for ``connection``; embedded folders are shared within the process.
+
+    Pair every call with ``release(client)``.
+    """
+    folder = connection.folder()
+    if folder is None:
+        return _new_client(connection)
+    with _shared_lock:
+        client, users = _shared.get(folder, (None, 0))
+        if client is None:
+            folder.mkdir(parents=True, exist_ok=True)
+            client = _open_folder(folder, connection.client_options or {})
+        _shared[folder] = (client, users + 1)
+        return client
+
+
+def release(client: QdrantClient) -> None:
+    """Close ``client`` unless another store in this process still uses its folder."""
+    with _shared_lock:
+        for folder, (shared, users) in list(_shared.items()):
+            if shared is client:
+                if users > 1:
+                    _shared[folder] = (shared, users - 1)
+                    return
+                del _shared[folder]
+                break
+    client.close()
+
+
+def _open_folder(folder: Path, options: dict[str, Any]) -> QdrantClient:
+    try:
+        return QdrantClient(path=str(folder), **options)
+    except RuntimeError as err:
+        if "already accessed" not in str(err):
+            raise
+        raise StoreLockedError(
+            f"the embedded Qdrant folder {folder} is open in another process; an embedded "
+            "folder serves one process at a time. For concurrent access use a Qdrant server "
+            "(pass url=...), or close the other process first."
+        ) from err
+
+
+def _new_client(connection: Connection) -> QdrantClient:
+    options = dict(connection.client_options or {})
+    if connection.location == MEMORY:
+        return QdrantClient(location=MEMORY, **options)
+    return QdrantClient(
+        location=connection.location,
+        url=connection.url,
+        api_key=connection.api_key,
+        https=connection.https,
+        timeout=connection.timeout,
+        prefer_grpc=connection.prefer_grpc,
+        port=connection.port,
+        grpc_port=connection.grpc_port,
+        prefix=connection.prefix,
+        **options,
+    )

@@ -1,0 +1,312 @@
+"""The engine under the store: the few storage operations msearch needs, and qdrant-client's.
+
+``Engine`` is msearch's internal seam: ``Store`` holds all the logic (schema, ids, checks,
+fusion choice, MMR) and an engine only moves points. ``ClientEngine`` runs on qdrant-client
+(embedded or a server); another embedded engine (Qdrant Edge) implements the same protocol.
+Filters arrive as ``qdrant_client.models.Filter``; vectors as ``list[float]`` or msearch's
+``SparseVector``; point ids are UUID strings.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from qdrant_client import QdrantClient, models
+
+from msearch.backends.base import SparseVector
+from msearch.store import schema as s
+
+T = TypeVar("T")
+QueryVector = list[float] | SparseVector
+
+
+@dataclass(frozen=True)
+class Point:
+    point_id: str
+    vectors: dict[str, QueryVector]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredPoint:
+    point_id: str
+    payload: dict[str, Any]
+    score: float | None = None
+    vectors: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Prefetch:
+    """One list to fuse: the top ``limit`` points of ``vector`` on the named vector ``using``."""
+
+    using: str
+    vector: QueryVector
+    limit: int
+
+
+@dataclass(frozen=True)
+class CreateOptions:
+    """Collection settings that matter on a Qdrant server or cluster (embedded ignores them)."""
+
+    shard_number: int | None = None
+    replication_factor: int | None = None
+    write_consistency_factor: int | None = None
+    on_disk_payload: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    def collection_exists(self, name: str) -> bool: ...
+
+    def create_collection(self, name: str, schema: s.Schema, options: CreateOptions) -> None: ...
+
+    def schema_record(self, name: str) -> dict[str, Any] | None:
+        """msearch's record in the collection's metadata; ``None`` for a foreign collection."""
+
+    def vector_names(self, name: str) -> list[str]: ...
+
+    def delete_collection(self, name: str) -> None: ...
+
+    def upsert(self, name: str, points: Sequence[Point]) -> None: ...
+
+    def delete_points(self, name: str, point_ids: Sequence[str]) -> None: ...
+
+    def delete_where(self, name: str, filter: models.Filter) -> None: ...
+
+    def retrieve(
+        self, name: str, point_ids: Sequence[str], with_vectors: bool
+    ) -> list[StoredPoint]: ...
+
+    def search(
+        self,
+        name: str,
+        using: str,
+        vector: QueryVector,
+        limit: int,
+        filter: models.Filter | None,
+        with_vectors: bool,
+    ) -> list[StoredPoint]: ...
+
+    def fuse(
+        self,
+        name: str,
+        prefetch: Sequence[Prefetch],
+        fusion: str,
+        limit: int,
+        filter: models.Filter | None,
+    ) -> list[StoredPoint]: ...
+
+    def count(self, name: str, filter: models.Filter | None) -> int: ...
+
+    def scroll(
+        self, name: str, filter: models.Filter | None, limit: int, offset: str | None
+    ) -> tuple[list[StoredPoint], str | None]: ...
+
+    def close(self) -> None: ...
+
+
+class ClientEngine:
+    """The engine on a ``QdrantClient``: embedded (local mode) or remote.
+
+    qdrant-client's local mode is plain Python with no locking of its own, so calls into an
+    embedded client are serialized; a remote client is left to run calls in parallel.
+    """
+
+    def __init__(self, client: QdrantClient, on_close: Callable[[], None] | None = None) -> None:
+        self.client = client
+        self.embedded = _is_local(client)
+        self._lock: threading.RLock | None = threading.RLock() if self.embedded else None
+        self._on_close = on_close
+
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._lock is None:
+            return fn(*args, **kwargs)
+        with self._lock:
+            return fn(*args, **kwargs)
+
+    def collection_exists(self, name: str) -> bool:
+        return self._call(self.client.collection_exists, name)
+
+    def create_collection(self, name: str, schema: s.Schema, options: CreateOptions) -> None:
+        self._call(
+            self.client.create_collection,
+            collection_name=name,
+            vectors_config={
+                vector: models.VectorParams(size=spec.size, distance=_DISTANCES[spec.distance])
+                for vector, spec in schema.vectors.items()
+            },
+            sparse_vectors_config={
+                vector: models.SparseVectorParams(
+                    modifier=models.Modifier.IDF if spec.idf else None
+                )
+                for vector, spec in schema.sparse.items()
+            },
+            shard_number=options.shard_number,
+            replication_factor=options.replication_factor,
+            write_consistency_factor=options.write_consistency_factor,
+            on_disk_payload=options.on_disk_payload,
+            metadata={s.METADATA_KEY: schema.as_record()},
+            **options.extra,
+        )
+        # Local mode has no payload indexes (it scans); a server needs them for fast filters.
+        if not self.embedded:
+            for key in s.INDEXED_KEYS:
+                self._call(
+                    self.client.create_payload_index,
+                    collection_name=name,
+                    field_name=key,
+                    field_schema=models.PayloadSchemaType.KEYWORD,
+                )
+
+    def _config(self, name: str) -> models.CollectionConfig:
+        return self._call(self.client.get_collection, name).config
+
+    def schema_record(self, name: str) -> dict[str, Any] | None:
+        metadata = self._config(name).metadata or {}
+        record = metadata.get(s.METADATA_KEY)
+        return dict(record) if isinstance(record, dict) else None
+
+    def vector_names(self, name: str) -> list[str]:
+        params = self._config(name).params
+        dense = params.vectors
+        names = list(dense) if isinstance(dense, dict) else ([""] if dense is not None else [])
+        return names + list(params.sparse_vectors or {})
+
+    def delete_collection(self, name: str) -> None:
+        self._call(self.client.delete_collection, name)
+
+    def upsert(self, name: str, points: Sequence[Point]) -> None:
+        structs = [
+            models.PointStruct(
+                id=point.point_id,
+                vector={key: _to_qdrant(vector) for key, vector in point.vectors.items()},
+                payload=point.payload,
+            )
+            for point in points
+        ]
+        self._call(self.client.upsert, collection_name=name, points=structs, wait=True)
+
+    def delete_points(self, name: str, point_ids: Sequence[str]) -> None:
+        selector = models.PointIdsList(points=list(point_ids))
+        self._call(self.client.delete, collection_name=name, points_selector=selector, wait=True)
+
+    def delete_where(self, name: str, filter: models.Filter) -> None:
+        selector = models.FilterSelector(filter=filter)
+        self._call(self.client.delete, collection_name=name, points_selector=selector, wait=True)
+
+    def retrieve(
+        self, name: str, point_ids: Sequence[str], with_vectors: bool
+    ) -> list[StoredPoint]:
+        records = self._call(
+            self.client.retrieve,
+            collection_name=name,
+            ids=list(point_ids),
+            with_payload=True,
+            with_vectors=with_vectors,
+        )
+        return [_stored(record) for record in records]
+
+    def search(
+        self,
+        name: str,
+        using: str,
+        vector: QueryVector,
+        limit: int,
+        filter: models.Filter | None,
+        with_vectors: bool,
+    ) -> list[StoredPoint]:
+        response = self._call(
+            self.client.query_points,
+            collection_name=name,
+            query=_to_qdrant(vector),
+            using=using,
+            query_filter=filter,
+            limit=limit,
+            with_payload=True,
+            with_vectors=with_vectors,
+        )
+        return [_stored(point) for point in response.points]
+
+    def fuse(
+        self,
+        name: str,
+        prefetch: Sequence[Prefetch],
+        fusion: str,
+        limit: int,
+        filter: models.Filter | None,
+    ) -> list[StoredPoint]:
+        response = self._call(
+            self.client.query_points,
+            collection_name=name,
+            prefetch=[
+                models.Prefetch(
+                    query=_to_qdrant(item.vector), using=item.using, limit=item.limit, filter=filter
+                )
+                for item in prefetch
+            ],
+            query=models.FusionQuery(fusion=models.Fusion(fusion)),
+            query_filter=filter,
+            limit=limit,
+            with_payload=True,
+        )
+        return [_stored(point) for point in response.points]
+
+    def count(self, name: str, filter: models.Filter | None) -> int:
+        result = self._call(
+            self.client.count, collection_name=name, count_filter=filter, exact=True
+        )
+        return int(result.count)
+
+    def scroll(
+        self, name: str, filter: models.Filter | None, limit: int, offset: str | None
+    ) -> tuple[list[StoredPoint], str | None]:
+        records, next_offset = self._call(
+            self.client.scroll,
+            collection_name=name,
+            scroll_filter=filter,
+            limit=limit,
+            offset=offset,
+            with_payload=True,
+        )
+        return [_stored(record) for record in records], (
+            None if next_offset is None else str(next_offset)
+        )
+
+    def close(self) -> None:
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
+
+
+_DISTANCES = {
+    s.Distance.COSINE: models.Distance.COSINE,
+    s.Distance.DOT: models.Distance.DOT,
+    s.Distance.EUCLID: models.Distance.EUCLID,
+    s.Distance.MANHATTAN: models.Distance.MANHATTAN,
+}
+
+
+def _is_local(client: QdrantClient) -> bool:
+    from qdrant_client.local.qdrant_local import QdrantLocal
+
+    return isinstance(getattr(client, "_client", None), QdrantLocal)
+
+
+def _to_qdrant(vector: QueryVector) -> Any:
+    if isinstance(vector, SparseVector):
+        return models.SparseVector(indices=vector.indices.tolist(), values=vector.values.tolist())
+    return vector
+
+
+def _stored(point: models.ScoredPoint | models.Record) -> StoredPoint:
+    score = getattr(point, "score", None)
+    vectors = point.vector if isinstance(point.vector, dict) else None
+    return StoredPoint(
+        point_id=str(point.id),
+        payload=dict(point.payload or {}),
+        score=None if score is None else float(score),
+        vectors=vectors,
+    )

@@ -1,0 +1,65 @@
+"""Metadata filters: a plain dict for the common cases, a Qdrant ``Filter`` for the rest.
+
+``{"genre": "jazz"}`` matches the caller's metadata field ``genre``; a list value matches any
+of its items; keys of msearch's own payload fields (``source``, ``modality``, ``doc_id``,
+``chunk``, ``content_hash``, ``id``) match those fields. Dotted keys reach nested metadata
+(``{"author.name": "Ada"}``). A ``qdrant_client.models.Filter`` passes through unchanged, its
+keys addressing the payload as stored (``metadata.genre``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from qdrant_client import models
+
+from msearch.errors import InvalidInputError
+from msearch.store import schema as s
+
+Filter = models.Filter | Mapping[str, Any]
+_OWN_KEYS = frozenset({s.SOURCE, s.MODALITY, s.DOC_ID, s.CHUNK, s.CONTENT_HASH, s.ID})
+_SCALARS = (str, int, bool)
+
+
+def to_qdrant(filter: Filter | None) -> models.Filter | None:
+    """The Qdrant filter for ``filter`` (``None`` and ``{}`` mean no filter)."""
+    if filter is None:
+        return None
+    if isinstance(filter, models.Filter):
+        return filter
+    if not isinstance(filter, Mapping):
+        raise InvalidInputError(
+            f"a filter must be a dict or a qdrant_client.models.Filter, got {type(filter).__name__}"
+        )
+    if not filter:
+        return None
+    return models.Filter(must=[_condition(key, value) for key, value in filter.items()])
+
+
+def _condition(key: str, value: Any) -> models.FieldCondition:
+    if not isinstance(key, str) or not key:
+        raise InvalidInputError(f"filter keys must be non-empty strings, got {key!r}")
+    field = key if key in _OWN_KEYS else f"{s.METADATA}.{key}"
+    if isinstance(value, list | tuple | set | frozenset):
+        items = list(value)
+        if not items or not all(isinstance(item, _SCALARS) for item in items):
+            raise InvalidInputError(
+                f"filter {key!r}: a list must hold strings, ints or bools, got {items!r}"
+            )
+        return models.FieldCondition(key=field, match=models.MatchAny(any=items))
+    if isinstance(value, _SCALARS):
+        return models.FieldCondition(key=field, match=models.MatchValue(value=value))
+    raise InvalidInputError(
+        f"filter {key!r}: match a string, int, bool or a list of them, got {type(value).__name__}; "
+        "pass a qdrant_client.models.Filter for ranges and other conditions"
+    )
+
+
+def merge(first: models.Filter | None, second: models.Filter | None) -> models.Filter | None:
+    """Both filters must hold."""
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return models.Filter(must=[first, second])

@@ -1,0 +1,397 @@
+"""``Store``: one msearch collection in Qdrant, with every check in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from qdrant_client import QdrantClient
+
+from msearch.backends.base import SparseVector
+from msearch.errors import InvalidInputError, SchemaMismatchError
+from msearch.store import schema as s
+from msearch.store.client import Connection, connect, release
+from msearch.store.engine import ClientEngine, CreateOptions, Engine, Point, Prefetch, StoredPoint
+from msearch.store.filters import Filter, merge, to_qdrant
+from msearch.store.mmr import mmr_order
+from msearch.store.records import Hit, Record, dense_array, sparse_vector
+
+FUSIONS = ("rrf", "dbsf")
+
+
+class Store:
+    """One msearch collection: upsert, get, delete and dense / sparse / fused queries.
+
+    Where the data lives: ``location=":memory:"``, ``path=folder``, ``url=...`` (with
+    ``api_key``, ``https``, ``timeout``, ``prefer_grpc``), an existing ``client``, or nothing
+    (the default embedded folder, see ``msearch.store.client.default_path``). ``schema``
+    describes the named vectors; an existing collection is checked against it, and a missing
+    one is created from it (now, or on the first ``ensure_schema``/``upsert``).
+
+    >>> import numpy as np
+    >>> from msearch.store import Record, Schema, Store, VectorSpec
+    >>> store = Store("demo", Schema({"text": VectorSpec(2, model="toy")}), location=":memory:")
+    >>> store.upsert([Record(id="a", vectors={"text": np.array([1.0, 0.0])}, content="A")])
+    ['a']
+    >>> [hit.id for hit in store.query("text", [0.9, 0.1], k=1)]
+    ['a']
+    >>> store.close()
+    """
+
+    def __init__(
+        self,
+        collection: str = "msearch",
+        schema: s.Schema | None = None,
+        *,
+        location: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+        url: str | None = None,
+        api_key: str | None = None,
+        https: bool | None = None,
+        timeout: int | None = None,
+        prefer_grpc: bool = False,
+        client: QdrantClient | None = None,
+        engine: Engine | None = None,
+        shard_number: int | None = None,
+        replication_factor: int | None = None,
+        create_options: CreateOptions | None = None,
+        batch_size: int = 256,
+        **client_options: Any,
+    ) -> None:
+        if not isinstance(collection, str) or not collection:
+            raise InvalidInputError(f"collection must be a non-empty string, got {collection!r}")
+        if batch_size < 1:
+            raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
+        self.collection = collection
+        self.batch_size = batch_size
+        self.create_options = create_options or CreateOptions(
+            shard_number=shard_number, replication_factor=replication_factor
+        )
+        if engine is not None:
+            self.engine: Engine = engine
+        elif client is not None:
+            self.engine = ClientEngine(client)
+        else:
+            connection = Connection(
+                location=location,
+                path=path,
+                url=url,
+                api_key=api_key,
+                https=https,
+                timeout=timeout,
+                prefer_grpc=prefer_grpc,
+                client_options=client_options or None,
+            )
+            opened = connect(connection)
+            self.engine = ClientEngine(opened, on_close=lambda: release(opened))
+        self._schema: s.Schema | None = None
+        self._load_schema()
+        if schema is not None:
+            self.ensure_schema(schema)
+
+    # -- schema --------------------------------------------------------------------
+    @property
+    def schema(self) -> s.Schema | None:
+        """The collection's recorded schema, or ``None`` while the collection does not exist."""
+        return self._schema
+
+    @property
+    def client(self) -> QdrantClient | None:
+        """The underlying QdrantClient (``None`` on another engine)."""
+        return getattr(self.engine, "client", None)
+
+    def _load_schema(self) -> None:
+        if not self.engine.collection_exists(self.collection):
+            self._schema = None
+            return
+        record = self.engine.schema_record(self.collection)
+        if record is None:
+            raise SchemaMismatchError(
+                f"collection {self.collection!r} was not created by msearch (its vectors: "
+                f"{self.engine.vector_names(self.collection)}); collections made by the stock "
+                "langchain-qdrant / llama-index classes keep their own format: read them with "
+                "those classes, or give msearch another collection name"
+            )
+        self._schema = s.Schema.from_record(record)
+
+    def ensure_schema(self, schema: s.Schema) -> s.Schema:
+        """Create the collection from ``schema``, or check that the existing one matches it."""
+        if self._schema is None:
+            self._load_schema()
+        if self._schema is None:
+            if not schema.names:
+                raise InvalidInputError("a collection needs at least one named vector")
+            self.engine.create_collection(self.collection, schema, self.create_options)
+            self._schema = schema
+        else:
+            s.check_compatible(self._schema, schema, self.collection)
+        return self._schema
+
+    # -- writing -------------------------------------------------------------------
+    def upsert(self, records: Sequence[Record]) -> list[str]:
+        """Write ``records`` (replacing points of the same id); returns their caller ids.
+
+        Every record is checked before anything is written, so a bad vector writes nothing.
+        """
+        items = list(records)
+        if not items:
+            return []
+        points = [self._point(record, position) for position, record in enumerate(items)]
+        for start in range(0, len(points), self.batch_size):
+            self.engine.upsert(self.collection, points[start : start + self.batch_size])
+        return [str(record.id) for record in items]
+
+    def _point(self, record: Record, position: int) -> Point:
+        if not isinstance(record, Record):
+            raise InvalidInputError(f"records[{position}] is {type(record).__name__}, not Record")
+        schema = self._require_schema()
+        if not record.vectors:
+            raise InvalidInputError(f"records[{position}] (id {record.id!r}) has no vectors")
+        vectors: dict[str, Any] = {}
+        for name, vector in record.vectors.items():
+            what = f"records[{position}] (id {record.id!r}) vector {name!r}"
+            vectors[name] = self._checked(schema, name, vector, what)
+        return Point(s.point_id(record.id), vectors, record.payload())
+
+    def _checked(self, schema: s.Schema, name: str, vector: Any, what: str) -> Any:
+        if name in schema.sparse:
+            return sparse_vector(vector, what)
+        spec = schema.vectors.get(name)
+        if spec is None:
+            raise SchemaMismatchError(
+                f"{what}: collection {self.collection!r} has no vector {name!r} "
+                f"(it has {schema.names})"
+            )
+        array = dense_array(vector, what)
+        if array.shape[0] != spec.size:
+            raise SchemaMismatchError(
+                f"{what} has {array.shape[0]} dimensions; collection {self.collection!r} "
+                f"stores {spec.size}-dimensional {name!r} vectors"
+                + (f" from {spec.model!r}" if spec.model else "")
+            )
+        return array.tolist()
+
+    def delete(
+        self,
+        ids: Sequence[str] | None = None,
+        *,
+        source: str | None = None,
+        doc_id: str | None = None,
+        filter: Filter | None = None,
+    ) -> None:
+        """Delete points by caller ids, by ``source``, by ``doc_id`` or by a filter."""
+        if ids is None and source is None and doc_id is None and filter is None:
+            raise InvalidInputError("delete needs ids, source, doc_id or filter")
+        if self._schema is None and not self._exists():
+            return
+        if ids is not None:
+            point_ids = [s.point_id(caller_id) for caller_id in _as_list(ids, "ids")]
+            if point_ids:
+                self.engine.delete_points(self.collection, point_ids)
+        where: dict[str, Any] = {}
+        if source is not None:
+            where[s.SOURCE] = source
+        if doc_id is not None:
+            where[s.DOC_ID] = doc_id
+        condition = merge(to_qdrant(where), to_qdrant(filter))
+        if condition is not None:
+            self.engine.delete_where(self.collection, condition)
+
+    def drop(self) -> None:
+        """Delete the whole collection."""
+        if self._exists():
+            self.engine.delete_collection(self.collection)
+        self._schema = None
+
+    # -- reading -------------------------------------------------------------------
+    def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Hit]:
+        """The points of ``ids`` in the order asked; ids not stored are left out."""
+        wanted = _as_list(ids, "ids")
+        if not wanted or not self._exists():
+            return []
+        point_ids = [s.point_id(caller_id) for caller_id in wanted]
+        found = {
+            p.point_id: p for p in self.engine.retrieve(self.collection, point_ids, with_vectors)
+        }
+        return [_hit(found[pid]) for pid in dict.fromkeys(point_ids) if pid in found]
+
+    def count(self, filter: Filter | None = None) -> int:
+        if not self._exists():
+            return 0
+        return self.engine.count(self.collection, to_qdrant(filter))
+
+    def scan(self, filter: Filter | None = None, batch_size: int = 256) -> Iterator[Hit]:
+        """Every point (matching ``filter``), without vectors, in storage order."""
+        if not self._exists():
+            return
+        offset: str | None = None
+        while True:
+            points, offset = self.engine.scroll(
+                self.collection, to_qdrant(filter), batch_size, offset
+            )
+            yield from (_hit(point) for point in points)
+            if offset is None:
+                return
+
+    def query(
+        self,
+        vector_name: str,
+        vector: Any,
+        k: int = 4,
+        filter: Filter | None = None,
+        *,
+        with_vectors: bool = False,
+    ) -> list[Hit]:
+        """The ``k`` nearest points on one named vector (dense or sparse), best first."""
+        _check_k(k)
+        if not self._exists():
+            return []
+        checked = self._checked(self._require_schema(), vector_name, vector, "the query vector")
+        points = self.engine.search(
+            self.collection, vector_name, checked, k, to_qdrant(filter), with_vectors
+        )
+        return [_hit(point) for point in points]
+
+    def fused_query(
+        self,
+        vectors: Mapping[str, Any],
+        k: int = 4,
+        filter: Filter | None = None,
+        *,
+        fusion: str = "rrf",
+        prefetch_k: int | None = None,
+    ) -> list[Hit]:
+        """Search several named vectors and fuse the lists inside Qdrant (RRF or DBSF).
+
+        Scores are the fusion's, not similarities: RRF sums ``1 / (rank + 2)`` over the lists.
+        """
+        _check_k(k)
+        if fusion not in FUSIONS:
+            raise InvalidInputError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        if not vectors:
+            raise InvalidInputError("a fused query needs at least one named vector")
+        limit = prefetch_k if prefetch_k is not None else max(4 * k, 20)
+        _check_k(limit, "prefetch_k")
+        if not self._exists():
+            return []
+        schema = self._require_schema()
+        prefetch = [
+            Prefetch(name, self._checked(schema, name, vector, f"the {name!r} query"), limit)
+            for name, vector in vectors.items()
+        ]
+        points = self.engine.fuse(self.collection, prefetch, fusion, k, to_qdrant(filter))
+        return [_hit(point) for point in points]
+
+    def hybrid_query(
+        self,
+        dense: Any,
+        sparse: SparseVector | Mapping[int, float],
+        k: int = 4,
+        filter: Filter | None = None,
+        *,
+        dense_name: str = s.TEXT,
+        sparse_name: str = s.TEXT_SPARSE,
+        fusion: str = "rrf",
+        prefetch_k: int | None = None,
+    ) -> list[Hit]:
+        """Dense and sparse search on the same text, fused inside Qdrant (prefetch + RRF)."""
+        return self.fused_query(
+            {dense_name: dense, sparse_name: sparse},
+            k,
+            filter,
+            fusion=fusion,
+            prefetch_k=prefetch_k,
+        )
+
+    def mmr_query(
+        self,
+        vector_name: str,
+        vector: Any,
+        k: int = 4,
+        filter: Filter | None = None,
+        *,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+    ) -> list[Hit]:
+        """``k`` diverse results among the ``fetch_k`` nearest (maximal marginal relevance)."""
+        _check_k(k)
+        _check_k(fetch_k, "fetch_k")
+        if not 0.0 <= lambda_mult <= 1.0:
+            raise InvalidInputError(f"lambda_mult must be within 0..1, got {lambda_mult}")
+        hits = self.query(vector_name, vector, max(fetch_k, k), filter, with_vectors=True)
+        if not hits:
+            return []
+        matrix = np.asarray([(hit.vectors or {})[vector_name] for hit in hits], dtype=np.float32)
+        query = dense_array(vector, "the query vector")
+        return [hits[i] for i in mmr_order(query, matrix, k, lambda_mult)]
+
+    # -- async twins: the engine's calls block, so they run in a worker thread -------------
+    async def aupsert(self, records: Sequence[Record]) -> list[str]:
+        return await asyncio.to_thread(self.upsert, records)
+
+    async def adelete(self, ids: Sequence[str] | None = None, **where: Any) -> None:
+        await asyncio.to_thread(self.delete, ids, **where)
+
+    async def aget(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Hit]:
+        return await asyncio.to_thread(self.get, ids, with_vectors=with_vectors)
+
+    async def acount(self, filter: Filter | None = None) -> int:
+        return await asyncio.to_thread(self.count, filter)
+
+    async def aquery(
+        self, vector_name: str, vector: Any, k: int = 4, *args: Any, **kw: Any
+    ) -> list[Hit]:
+        return await asyncio.to_thread(self.query, vector_name, vector, k, *args, **kw)
+
+    async def afused_query(self, vectors: Mapping[str, Any], *args: Any, **kw: Any) -> list[Hit]:
+        return await asyncio.to_thread(self.fused_query, vectors, *args, **kw)
+
+    async def ahybrid_query(self, dense: Any, sparse: Any, *args: Any, **kw: Any) -> list[Hit]:
+        return await asyncio.to_thread(self.hybrid_query, dense, sparse, *args, **kw)
+
+    async def ammr_query(self, vector_name: str, vector: Any, *args: Any, **kw: Any) -> list[Hit]:
+        return await asyncio.to_thread(self.mmr_query, vector_name, vector, *args, **kw)
+
+    # -- lifetime ------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the connection (an embedded folder unlocks when its last user closes)."""
+        self.engine.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _exists(self) -> bool:
+        if self._schema is None:
+            self._load_schema()
+        return self._schema is not None
+
+    def _require_schema(self) -> s.Schema:
+        if self._schema is None:
+            self._load_schema()
+        if self._schema is None:
+            raise SchemaMismatchError(
+                f"collection {self.collection!r} does not exist yet: give a schema (or add "
+                "through a vector store, which knows its embedding model) before writing"
+            )
+        return self._schema
+
+
+def _check_k(k: Any, name: str = "k") -> None:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k <= 0:
+        raise InvalidInputError(f"{name} must be a positive integer, got {k!r}")
+
+
+def _as_list(ids: Sequence[str], what: str) -> list[str]:
+    if isinstance(ids, str):
+        raise InvalidInputError(f"{what} must be a list of ids, not a single string")
+    return list(ids)
+
+
+def _hit(point: StoredPoint) -> Hit:
+    return Hit.from_point(point.point_id, point.payload, point.score, point.vectors)
