@@ -96,6 +96,8 @@ class Store:
     @property
     def schema(self) -> s.Schema | None:
         """The collection's recorded schema, or ``None`` while the collection does not exist."""
+        if self._schema is None:
+            self._load_schema()
         return self._schema
 
     @property

@@ -1,0 +1,191 @@
+"""Text search over a ``Store``, shared by the LangChain and LlamaIndex adapters.
+
+The adapters embed with their own framework's model objects; this module turns the vectors
+into records and queries, so both frameworks write and read the collection the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from msearch.backends.base import SparseEmbedder, SparseVector
+from msearch.errors import InvalidInputError, SchemaMismatchError
+from msearch.store import schema as s
+from msearch.store.embedders import model_id
+from msearch.store.filters import Filter
+from msearch.store.records import Hit, Record
+from msearch.store.store import Store
+
+MODES = ("dense", "sparse", "hybrid")
+
+
+def check_mode(mode: str, sparse: SparseEmbedder | None) -> str:
+    if mode not in MODES:
+        raise InvalidInputError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode != "dense" and sparse is None:
+        raise InvalidInputError(
+            f"mode {mode!r} needs a sparse embedding model (sparse_embedding=...)"
+        )
+    return mode
+
+
+def text_schema(
+    dense_size: int,
+    dense_model: Any,
+    sparse: SparseEmbedder | None,
+    *,
+    dense_name: str = s.TEXT,
+    sparse_name: str = s.TEXT_SPARSE,
+    distance: s.Distance | str = s.Distance.COSINE,
+) -> s.Schema:
+    """The schema of a text collection: the dense model's vector, and the sparse one if any."""
+    sparse_specs = {}
+    if sparse is not None:
+        sparse_specs[sparse_name] = s.SparseSpec(
+            model=model_id(sparse), idf=bool(getattr(sparse, "idf", False))
+        )
+    vectors = {dense_name: s.VectorSpec(dense_size, s.Distance(distance), model_id(dense_model))}
+    return s.Schema(vectors=vectors, sparse=sparse_specs)
+
+
+def text_records(
+    texts: Sequence[str],
+    dense: Sequence[Any],
+    sparse: Sequence[SparseVector] | None,
+    metadatas: Sequence[Mapping[str, Any]],
+    ids: Sequence[str],
+    *,
+    doc_ids: Sequence[str | None] | None = None,
+    dense_name: str = s.TEXT,
+    sparse_name: str = s.TEXT_SPARSE,
+) -> list[Record]:
+    """One record per text. A string ``metadata["source"]`` also fills msearch's ``source``."""
+    lengths = {len(texts), len(dense), len(metadatas), len(ids)}
+    if sparse is not None:
+        lengths.add(len(sparse))
+    if len(lengths) != 1:
+        raise InvalidInputError(
+            f"texts ({len(texts)}), vectors, metadatas ({len(metadatas)}) and ids ({len(ids)}) "
+            "must have the same length"
+        )
+    records = []
+    for position, text in enumerate(texts):
+        vectors: dict[str, Any] = {dense_name: dense[position]}
+        if sparse is not None:
+            vectors[sparse_name] = sparse[position]
+        metadata = dict(metadatas[position] or {})
+        source = metadata.get("source")
+        records.append(
+            Record(
+                id=ids[position],
+                vectors=vectors,
+                content=text,
+                metadata=metadata,
+                source=source if isinstance(source, str) else None,
+                doc_id=doc_ids[position] if doc_ids is not None else None,
+            )
+        )
+    return records
+
+
+def check_query_model(store: Store, dense_name: str, size: int, model: Any) -> bool:
+    """False when the collection does not exist yet; an error when it holds another model's
+    (or another size's) vectors, whose scores against this query would mean nothing."""
+    schema = store.schema
+    if schema is None:
+        return False
+    recorded = schema.vectors.get(dense_name)
+    distance = recorded.distance if recorded is not None else s.Distance.COSINE
+    wanted = s.Schema(vectors={dense_name: s.VectorSpec(size, distance, model_id(model))})
+    s.check_compatible(schema, wanted, store.collection)
+    return True
+
+
+def search(
+    store: Store,
+    mode: str,
+    *,
+    dense: Any | None,
+    sparse: SparseVector | None,
+    k: int,
+    filter: Filter | None = None,
+    dense_name: str = s.TEXT,
+    sparse_name: str = s.TEXT_SPARSE,
+    fusion: str = "rrf",
+) -> list[Hit]:
+    """Run a dense, sparse or hybrid query with vectors the caller computed."""
+    if mode == "dense":
+        return store.query(dense_name, dense, k, filter)
+    if sparse is None:
+        raise SchemaMismatchError(f"mode {mode!r} needs a sparse query vector")
+    if mode == "sparse":
+        return store.query(sparse_name, sparse, k, filter)
+    return store.hybrid_query(
+        dense, sparse, k, filter, dense_name=dense_name, sparse_name=sparse_name, fusion=fusion
+    )
+
+
+def prepare_texts(
+    texts: Iterable[str],
+    metadatas: Sequence[Mapping[str, Any] | None] | None,
+    ids: Sequence[str | None] | None,
+) -> tuple[list[str], list[dict[str, Any]], list[str]]:
+    """Checked texts, one metadata dict per text, and ids (a new UUID4 where none is given)."""
+    if isinstance(texts, str):
+        raise InvalidInputError("texts must be a list of strings, not a single string")
+    items = list(texts)
+    for position, text in enumerate(items):
+        if not isinstance(text, str):
+            raise InvalidInputError(f"texts[{position}] is {type(text).__name__}, expected str")
+    metadata_list = [dict(m or {}) for m in metadatas] if metadatas is not None else []
+    metadata_list = metadata_list or [{} for _ in items]
+    if len(metadata_list) != len(items):
+        raise InvalidInputError(f"{len(items)} texts but {len(metadata_list)} metadatas")
+    given = list(ids) if ids is not None else [None] * len(items)
+    if len(given) != len(items):
+        raise InvalidInputError(f"{len(items)} texts but {len(given)} ids")
+    return items, metadata_list, [str(i) if i is not None else str(uuid.uuid4()) for i in given]
+
+
+def as_reranker(model: Any) -> Any:
+    """The object whose ``rerank(query, documents, top_n)`` ranks: ``model`` itself, or the
+    msearch reranker inside a framework wrapper (``MSearchReranker().reranker``)."""
+    if callable(getattr(model, "rerank", None)):
+        return model
+    inner = getattr(model, "reranker", None)
+    if callable(getattr(inner, "rerank", None)):
+        return inner
+    raise TypeError(
+        f"{type(model).__name__} cannot rerank: give an object with "
+        "rerank(query, documents, top_n) such as msearch.rerank.reranker(...)"
+    )
+
+
+def rerank_hits(reranker: Any, query: str, hits: list[Hit], k: int) -> list[Hit]:
+    """The best ``k`` of ``hits`` by the reranker's scores (which replace the search's)."""
+    if not hits:
+        return []
+    results = reranker.rerank(query, [hit.content or "" for hit in hits], top_n=k)
+    return [dataclasses.replace(hits[r.index], score=float(r.score)) for r in results][:k]
+
+
+async def arerank_hits(reranker: Any, query: str, hits: list[Hit], k: int) -> list[Hit]:
+    if not hits:
+        return []
+    documents = [hit.content or "" for hit in hits]
+    if callable(getattr(reranker, "arerank", None)):
+        results = await reranker.arerank(query, documents, top_n=k)
+    else:
+        results = await asyncio.to_thread(reranker.rerank, query, documents, top_n=k)
+    return [dataclasses.replace(hits[r.index], score=float(r.score)) for r in results][:k]
+
+
+def candidates(k: int, fetch_k: int | None, reranking: bool) -> int:
+    """How many hits to fetch: ``k``, or more for a reranker to choose from."""
+    if not reranking:
+        return k
+    return fetch_k if fetch_k is not None else max(4 * k, 20)
