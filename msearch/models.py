@@ -128,3 +128,85 @@ for _name in (
     "mixedbread-ai/mxbai-rerank-large-v1",
 ):
     register(ModelSpec(name=_name, kind=Kind.RERANKER, max_tokens=512, backends=_CROSS_ENCODER))
+
+# FlagEmbedding (BGE) and Qwen3 models. BGE-M3 serves dense, sparse and ColBERT from one pass.
+register(
+    ModelSpec(
+        name="BAAI/bge-m3",
+        dim=1024,
+        max_tokens=8192,
+        pooling=Pooling.CLS,
+        sparse=True,
+        backends=("flag", *_TEXT),
+    )
+)
+register(
+    ModelSpec(
+        name="BAAI/bge-large-zh-v1.5",
+        dim=1024,
+        max_tokens=512,
+        pooling=Pooling.CLS,
+        query_prompt="为这个句子生成表示以用于检索相关文章：",
+        backends=("flag", *_TEXT),
+    )
+)
+_QWEN3_TASK = "Given a web search query, retrieve relevant passages that answer the query"
+for _name, _dim in (
+    ("Qwen/Qwen3-Embedding-0.6B", 1024),
+    ("Qwen/Qwen3-Embedding-4B", 2560),
+    ("Qwen/Qwen3-Embedding-8B", 4096),
+):
+    register(
+        ModelSpec(
+            name=_name,
+            dim=_dim,
+            max_tokens=32768,
+            pooling=Pooling.LAST_TOKEN,
+            query_prompt="Instruct: {task}\nQuery:",
+            default_task=_QWEN3_TASK,
+            backends=("qwen3",),
+        )
+    )
+for _name, _max in (
+    ("BAAI/bge-reranker-v2-m3", 8192),
+    ("BAAI/bge-reranker-base", 512),
+    ("BAAI/bge-reranker-large", 512),
+):
+    register(
+        ModelSpec(
+            name=_name, kind=Kind.RERANKER, max_tokens=_max, backends=("flag", *_CROSS_ENCODER)
+        )
+    )
+# an LLM reranker: FlagEmbedding's FlagLLMReranker scores it by the "Yes" logit
+register(
+    ModelSpec(
+        name="BAAI/bge-reranker-v2-gemma", kind=Kind.RERANKER, max_tokens=8192, backends=("flag",)
+    )
+)
+for _name in ("Qwen/Qwen3-Reranker-0.6B", "Qwen/Qwen3-Reranker-4B", "Qwen/Qwen3-Reranker-8B"):
+    register(
+        ModelSpec(
+            name=_name,
+            kind=Kind.RERANKER,
+            max_tokens=32768,
+            default_task=_QWEN3_TASK,
+            backends=("qwen3",),
+        )
+    )
+
+# Image-text and audio-text models: ``dim`` is the shared projection size; ``max_tokens`` the
+# text tower's length (SigLIP text is always padded to it, as it was trained).
+_MEDIA = ("transformers", "infinity", "infinity-server")
+for _name, _dim, _max in (
+    ("openai/clip-vit-base-patch32", 512, 77),
+    ("google/siglip2-base-patch16-224", 768, 64),
+    ("google/siglip2-so400m-patch14-384", 1152, 64),
+    ("google/siglip2-so400m-patch16-384", 1152, 64),
+):
+    register(
+        ModelSpec(name=_name, modality=Modality.IMAGE, dim=_dim, max_tokens=_max, backends=_MEDIA)
+    )
+for _name in ("laion/clap-htsat-unfused", "laion/larger_clap_general"):
+    register(
+        ModelSpec(name=_name, modality=Modality.AUDIO, dim=512, max_tokens=512, backends=_MEDIA)
+    )

@@ -17,11 +17,29 @@ _IMPLEMENTATIONS: dict[str, dict[str, str]] = {
         "sentence-transformers": "msearch.backends.sentence_transformers:STTextEmbedder",
         "infinity": "msearch.backends.infinity_local:InfinityTextEmbedder",
         "infinity-server": "msearch.backends.infinity_remote:InfinityServerTextEmbedder",
+        "flag": "msearch.backends.flag:FlagEmbedder",
+        "qwen3": "msearch.backends.qwen3:Qwen3TextEmbedder",
     },
-    "sparse": {},
-    "rerank": {},
-    "image": {},
-    "audio": {},
+    "sparse": {
+        "flag": "msearch.backends.flag:FlagEmbedder",
+    },
+    "rerank": {
+        "sentence-transformers": "msearch.backends.sentence_transformers:STCrossEncoderReranker",
+        "infinity": "msearch.backends.infinity_local:InfinityReranker",
+        "infinity-server": "msearch.backends.infinity_remote:InfinityServerReranker",
+        "flag": "msearch.backends.flag_reranker:FlagReranker",
+        "qwen3": "msearch.backends.qwen3_reranker:Qwen3Reranker",
+    },
+    "image": {
+        "transformers": "msearch.backends.transformers:TransformersImageEmbedder",
+        "infinity": "msearch.backends.infinity_local:InfinityImageEmbedder",
+        "infinity-server": "msearch.backends.infinity_remote:InfinityServerImageEmbedder",
+    },
+    "audio": {
+        "transformers": "msearch.backends.transformers:TransformersAudioEmbedder",
+        "infinity": "msearch.backends.infinity_local:InfinityAudioEmbedder",
+        "infinity-server": "msearch.backends.infinity_remote:InfinityServerAudioEmbedder",
+    },
 }
 
 

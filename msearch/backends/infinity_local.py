@@ -18,10 +18,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from msearch import media
 from msearch._concurrency import background_loop
 from msearch._deps import require
 from msearch.backends._loading import locate_model, model_not_found
 from msearch.backends.base import CoroutineModel, RerankerBase, TextEmbedderBase
+from msearch.backends.media_base import AudioEmbedderBase, ImageEmbedderBase
+from msearch.backends.transformers import encode_locally, siglip_text_tower
 from msearch.batching import with_progress
 from msearch.errors import BackendError, BackendTimeoutError, MSearchError
 from msearch.models import ModelSpec
@@ -316,3 +319,127 @@ class InfinityReranker(CoroutineModel, RerankerBase):
                 out[start + result.index] = result.relevance_score
         return out
 
+
+
+class _InfinityMediaMixin:
+    """What infinity's image and audio embedders share: the engine and chunked calls."""
+
+    spec: ModelSpec
+    batch_size: int
+    show_progress: bool | None
+    engine: InfinityEngine
+
+    def _make_engine(
+        self, engine_options: dict[str, Any], engine_args: dict[str, Any] | None
+    ) -> None:
+        self.engine = InfinityEngine(
+            self.spec.name, batch_size=self.batch_size, **engine_options, **(engine_args or {})
+        )
+
+    async def _chunked(self, method: str, keyword: str, items: list[Any], desc: str) -> np.ndarray:
+        """Call ``engine.<method>(<keyword>=chunk)`` over chunks of a few batches each."""
+        engine = await self.engine.started()
+        chunk = self.batch_size * 8
+        parts = []
+        for start in with_progress(list(range(0, len(items), chunk)), self.show_progress, desc):
+            call = getattr(engine, method)(**{keyword: items[start : start + chunk]})
+            vectors, _usage = await self.engine.run(call, method)
+            parts.append(np.asarray(vectors, dtype=np.float32))
+        return np.concatenate(parts)
+
+    def _model_dim(self) -> int:
+        return int(self._sync(self._encode, ["dimension probe"]).shape[1])  # type: ignore[attr-defined]
+
+
+class InfinityImageEmbedder(_InfinityMediaMixin, CoroutineModel, ImageEmbedderBase):
+    """CLIP or SigLIP images and texts on infinity's in-process engine.
+
+    Images reach infinity as RGB PIL images loaded by ``msearch.media``. SigLIP text runs on
+    transformers locally by default (``text_backend``; see ``siglip_text_tower``), since
+    infinity pads it differently from how SigLIP was trained.
+
+    >>> from msearch.multimodal import image_embedder
+    >>> embedder = image_embedder("openai/clip-vit-base-patch32", "infinity")
+    >>> embedder.embed_images(["cat.jpg"]).shape  # doctest: +SKIP
+    (1, 512)
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        device: str = "cpu",
+        dtype: str = "float32",
+        timeout: float = 120.0,
+        trust_remote_code: bool = False,
+        engine: str = "torch",
+        engine_args: dict[str, Any] | None = None,
+        text_backend: str | None = None,
+        **options: Any,
+    ) -> None:
+        ImageEmbedderBase.__init__(self, spec, **options)
+        self._make_engine(
+            dict(
+                device=device,
+                dtype=dtype,
+                timeout=timeout,
+                trust_remote_code=trust_remote_code,
+                engine=engine,
+            ),
+            engine_args,
+        )
+        self._text_tower = siglip_text_tower(spec, text_backend, self.batch_size)
+
+    async def _encode(self, texts: list[str]) -> np.ndarray:
+        if self._text_tower is not None:
+            return await encode_locally(self._text_tower, texts)
+        return await self._chunked("embed", "sentences", texts, "embedding text")
+
+    async def _encode_images(self, images: list[Any]) -> np.ndarray:
+        return await self._chunked("image_embed", "images", images, "embedding images")
+
+
+class InfinityAudioEmbedder(_InfinityMediaMixin, CoroutineModel, AudioEmbedderBase):
+    """CLAP audio and texts on infinity's in-process engine.
+
+    infinity takes audio only at the model's rate and zero-pads short clips, where CLAP
+    repeat-pads; msearch resamples and repeat-pads each window itself and sends it as a
+    lossless float WAV, so the vectors equal the transformers backend's.
+
+    >>> from msearch.multimodal import audio_embedder
+    >>> embedder = audio_embedder("laion/clap-htsat-unfused", "infinity")
+    >>> embedder.embed_audio(["bark.wav"]).shape  # doctest: +SKIP
+    (1, 512)
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        device: str = "cpu",
+        dtype: str = "float32",
+        timeout: float = 120.0,
+        trust_remote_code: bool = False,
+        engine: str = "torch",
+        engine_args: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        AudioEmbedderBase.__init__(self, spec, **options)
+        self._make_engine(
+            dict(
+                device=device,
+                dtype=dtype,
+                timeout=timeout,
+                trust_remote_code=trust_remote_code,
+                engine=engine,
+            ),
+            engine_args,
+        )
+
+    async def _encode(self, texts: list[str]) -> np.ndarray:
+        return await self._chunked("embed", "sentences", texts, "embedding text")
+
+    async def _encode_audio(self, clips: list[np.ndarray]) -> np.ndarray:
+        size = self.window_samples
+        wavs = [media.encode_wav(media.repeat_pad(clip, size), self.sample_rate) for clip in clips]
+        return await self._chunked("audio_embed", "audios", wavs, "embedding audio")

@@ -1,0 +1,259 @@
+"""The ``"transformers"`` backend: CLIP, SigLIP/SigLIP2 and CLAP with transformers in-process.
+
+Each model's own processor prepares its inputs, with two corrections to what a plain call
+would do:
+
+- SigLIP and SigLIP2 text is padded to ``max_length`` (64 tokens unless the model says
+  otherwise), as these models were trained, because their text tower pools a fixed position:
+  padded to the longest text of a batch, a text's vector would depend on its batch.
+- CLAP audio arrives already cut into windows no longer than the model's 10 s
+  (``msearch.media``), so the feature extractor never crops at random.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from msearch._deps import require
+from msearch.backends._loading import locate_model, model_not_found, torch_dtype
+from msearch.backends.base import BlockingModel
+from msearch.backends.media_base import AudioEmbedderBase, ImageEmbedderBase
+from msearch.batching import sorted_batches, with_progress
+from msearch.errors import BackendError, InvalidInputError, MSearchError
+from msearch.models import ModelSpec
+
+SIGLIP_TYPES = ("siglip", "siglip2")
+#: SigLIP's training text length, used when neither the spec nor the config gives one.
+SIGLIP_TEXT_LENGTH = 64
+_TEXT_KEYS = ("input_ids", "attention_mask", "position_ids")
+_IMAGE_KEYS = ("pixel_values", "pixel_attention_mask", "spatial_shapes")
+
+
+def model_type(name: str) -> str:
+    """The ``model_type`` in a local model folder's config.json, else a guess from the name."""
+    config = Path(name).expanduser() / "config.json"
+    if config.is_file():
+        return str(json.loads(config.read_text()).get("model_type", ""))
+    lowered = name.lower()
+    return next((kind for kind in ("siglip2", "siglip", "clap", "clip") if kind in lowered), "")
+
+
+def is_siglip(name: str) -> bool:
+    return model_type(name) in SIGLIP_TYPES
+
+
+class _TransformersModel(BlockingModel):
+    """Loading and running one two-tower model (``AutoModel`` + ``AutoProcessor``)."""
+
+    spec: ModelSpec
+    batch_size: int
+    show_progress: bool | None
+
+    def _init_model(self, device: str | None, dtype: str, trust_remote_code: bool) -> None:
+        BlockingModel.__init__(self)
+        self.device = device or "cpu"
+        self.dtype = dtype
+        self.trust_remote_code = trust_remote_code
+
+    def _load(self) -> Any:
+        transformers = require("transformers", "transformers")
+        path = locate_model(self.spec.name)
+        try:
+            model = transformers.AutoModel.from_pretrained(
+                path,
+                trust_remote_code=self.trust_remote_code,
+                dtype=torch_dtype(self.dtype),
+            )
+            processor = transformers.AutoProcessor.from_pretrained(
+                path, trust_remote_code=self.trust_remote_code
+            )
+        except MSearchError:
+            raise
+        except OSError as err:
+            raise model_not_found(self.spec.name, err) from err
+        model.to(self.device).eval()
+        self._check_loaded(model, processor)
+        return model, processor
+
+    def _check_loaded(self, model: Any, processor: Any) -> None:
+        """Backend-specific checks that the model is what this embedder expects."""
+
+    def _run(self, what: str, fn: Callable[[Any, Any, list[Any]], Any], items: list[Any]) -> Any:
+        import torch
+
+        model, processor = self.loaded
+        key: Callable[[Any], int] | None = len if what == "text" else (lambda _: 0)
+        batches = sorted_batches(items, self.batch_size, key=key)
+        out: np.ndarray | None = None
+        for positions in with_progress(batches, self.show_progress, f"embedding {what}"):
+            try:
+                with torch.inference_mode():
+                    vectors = fn(model, processor, [items[i] for i in positions])
+            except Exception as err:  # torch/processor failures become one typed error
+                raise BackendError(
+                    f"transformers failed on {what} with {self.spec.name}: {err}"
+                ) from err
+            array = vectors.float().cpu().numpy()
+            if out is None:
+                out = np.empty((len(items), array.shape[1]), dtype=np.float32)
+            out[positions] = array
+        if out is None:
+            raise InvalidInputError("nothing to embed")
+        return out
+
+    def _device_inputs(self, inputs: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+        return {key: inputs[key].to(self.device) for key in keys if key in inputs}
+
+    def _model_dim(self) -> int:
+        model, _processor = self.loaded
+        return int(model.config.projection_dim)
+
+
+class TransformersImageEmbedder(_TransformersModel, ImageEmbedderBase):
+    """CLIP or SigLIP/SigLIP2 images and texts, with transformers in-process.
+
+    >>> from msearch.multimodal import image_embedder
+    >>> embedder = image_embedder("openai/clip-vit-base-patch32", "transformers")
+    >>> embedder.embed_images(["photo.jpg"]).shape  # doctest: +SKIP
+    (1, 512)
+    >>> embedder.embed_query("a photo of a cat").shape  # doctest: +SKIP
+    (512,)
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        device: str | None = None,
+        dtype: str = "float32",
+        trust_remote_code: bool = False,
+        **options: Any,
+    ) -> None:
+        ImageEmbedderBase.__init__(self, spec, **options)
+        self._init_model(device, dtype, trust_remote_code)
+
+    def _text_options(self, model: Any) -> dict[str, Any]:
+        limit = self.spec.max_tokens
+        if model.config.model_type in SIGLIP_TYPES:
+            return dict(
+                padding="max_length", truncation=True, max_length=limit or SIGLIP_TEXT_LENGTH
+            )
+        positions = int(model.config.text_config.max_position_embeddings)
+        return dict(padding=True, truncation=True, max_length=min(limit or positions, positions))
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        def run(model: Any, processor: Any, batch: list[str]) -> Any:
+            inputs = processor(text=batch, return_tensors="pt", **self._text_options(model))
+            return model.get_text_features(**self._device_inputs(inputs, _TEXT_KEYS))
+
+        return self._run("text", run, texts)  # type: ignore[no-any-return]
+
+    def _encode_images(self, images: list[Any]) -> np.ndarray:
+        def run(model: Any, processor: Any, batch: list[Any]) -> Any:
+            inputs = processor(images=batch, return_tensors="pt")
+            features = self._device_inputs(inputs, _IMAGE_KEYS)
+            features["pixel_values"] = features["pixel_values"].to(model.dtype)
+            return model.get_image_features(**features)
+
+        return self._run("images", run, images)  # type: ignore[no-any-return]
+
+    def _check_loaded(self, model: Any, processor: Any) -> None:
+        if not hasattr(model, "get_image_features"):
+            raise InvalidInputError(
+                f"{self.spec.name} ({type(model).__name__}) is not an image-text model"
+            )
+
+
+class TransformersAudioEmbedder(_TransformersModel, AudioEmbedderBase):
+    """CLAP audio and texts, with transformers in-process.
+
+    >>> from msearch.multimodal import audio_embedder
+    >>> embedder = audio_embedder("laion/clap-htsat-unfused", "transformers")
+    >>> embedder.embed_audio(["dog_bark.wav"]).shape  # doctest: +SKIP
+    (1, 512)
+    >>> embedder.embed_query("a dog barking").shape  # doctest: +SKIP
+    (512,)
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        device: str | None = None,
+        dtype: str = "float32",
+        trust_remote_code: bool = False,
+        **options: Any,
+    ) -> None:
+        AudioEmbedderBase.__init__(self, spec, **options)
+        self._init_model(device, dtype, trust_remote_code)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        def run(model: Any, processor: Any, batch: list[str]) -> Any:
+            tokenizer = processor.tokenizer
+            limit = self.spec.max_tokens or tokenizer.model_max_length
+            positions = int(model.config.text_config.max_position_embeddings) - 2
+            inputs = tokenizer(
+                batch,
+                padding=True,
+                truncation=True,
+                max_length=min(limit, positions),
+                return_tensors="pt",
+            )
+            return model.get_text_features(**self._device_inputs(inputs, _TEXT_KEYS))
+
+        return self._run("text", run, texts)  # type: ignore[no-any-return]
+
+    def _encode_audio(self, clips: list[np.ndarray]) -> np.ndarray:
+        def run(model: Any, processor: Any, batch: list[np.ndarray]) -> Any:
+            inputs = processor.feature_extractor(
+                batch, sampling_rate=self.sample_rate, return_tensors="pt"
+            )
+            return model.get_audio_features(
+                input_features=inputs["input_features"].to(self.device, model.dtype),
+                is_longer=inputs["is_longer"].to(self.device) if "is_longer" in inputs else None,
+            )
+
+        return self._run("audio", run, clips)  # type: ignore[no-any-return]
+
+    def _check_loaded(self, model: Any, processor: Any) -> None:
+        if not hasattr(model, "get_audio_features"):
+            raise InvalidInputError(
+                f"{self.spec.name} ({type(model).__name__}) is not an audio-text model"
+            )
+        extractor = processor.feature_extractor
+        window = extractor.nb_max_samples / extractor.sampling_rate
+        if extractor.sampling_rate != self.sample_rate or window < self.window_s:
+            raise InvalidInputError(
+                f"{self.spec.name} takes {extractor.sampling_rate} Hz audio in {window:g} s "
+                f"windows; pass sample_rate={extractor.sampling_rate}, window_s={window:g}"
+            )
+
+
+def siglip_text_tower(
+    spec: ModelSpec, text_backend: str | None, batch_size: int
+) -> TransformersImageEmbedder | None:
+    """The local text tower an infinity image embedder uses instead of infinity, if any.
+
+    infinity pads text to the longest of its batch and truncates at the config's generic
+    ``max_length`` (20); SigLIP's text tower needs 64 padded tokens, so by default SigLIP text
+    runs here with transformers (loading the model's text side locally) while images go to
+    infinity. ``text_backend="infinity"`` keeps text on infinity, knowing it differs.
+    """
+    choice = text_backend or ("transformers" if is_siglip(spec.name) else "infinity")
+    if choice not in ("infinity", "transformers"):
+        raise ValueError(f"text_backend must be 'infinity' or 'transformers', got {choice!r}")
+    if choice == "infinity":
+        return None
+    return TransformersImageEmbedder(spec, batch_size=batch_size, normalize=False)
+
+
+async def encode_locally(tower: TransformersImageEmbedder, texts: list[str]) -> np.ndarray:
+    """Raw text vectors from a local tower, in a worker thread (never on the event loop)."""
+    import asyncio
+
+    return await asyncio.to_thread(tower._sync, tower._encode, texts)  # type: ignore[no-any-return]

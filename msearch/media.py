@@ -1,0 +1,346 @@
+"""Images and audio from whatever callers hold, turned into what models take.
+
+Images come from a path, bytes, a PIL image, a numpy array, a ``data:`` URI or an http(s)
+URL and leave as RGB PIL images. Audio comes from a path (anything soundfile reads: wav,
+flac, ogg, mp3), bytes, an ``(array, sample_rate)`` pair or an ``Audio`` and leaves as mono
+float32 at the model's rate, resampled with soxr.
+
+Audio longer than a model's window is cut into fixed windows (``audio_windows``): a window of
+``window_s`` seconds every ``window_s - overlap_s`` seconds from the start, the last one
+ending at the end of the clip, so the same file always gives the same windows. CLAP's own
+feature extractor would instead crop a random 10 s of a longer clip.
+
+Anything that cannot be read raises ``MediaError`` naming the item (its path, URL or kind).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from msearch._deps import require
+from msearch.errors import MediaError
+
+#: Seconds an image URL may take to connect, and to send each part of its answer.
+URL_TIMEOUT_S = 10.0
+#: The largest image a URL may return.
+URL_MAX_BYTES = 32 * 1024 * 1024
+#: Redirects followed before a URL is refused.
+URL_MAX_REDIRECTS = 5
+#: Overlap between consecutive audio windows, in seconds (a window starts every
+#: ``window_s - overlap_s`` seconds).
+DEFAULT_OVERLAP_S = 2.0
+
+
+def describe(item: Any) -> str:
+    """A short name for ``item`` in error messages: its path or URL, else its kind and size."""
+    if isinstance(item, str | os.PathLike):
+        text = os.fspath(item)
+        return text if not text.startswith("data:") else f"data URI ({len(text)} characters)"
+    if isinstance(item, bytes | bytearray | memoryview):
+        return f"bytes ({len(item)} B)"
+    if isinstance(item, Audio | AudioWindow):
+        return item.source
+    if isinstance(item, tuple) and len(item) == 2:
+        return f"audio array {np.shape(item[0])} at {item[1]} Hz"
+    if isinstance(item, np.ndarray):
+        return f"array {item.shape}"
+    return type(item).__name__
+
+
+def is_url(text: str) -> bool:
+    return text.startswith(("http://", "https://"))
+
+
+# -- images -------------------------------------------------------------------------------
+
+
+def load_image(item: Any, *, timeout: float = URL_TIMEOUT_S, max_bytes: int = URL_MAX_BYTES) -> Any:
+    """An RGB ``PIL.Image`` from a path, bytes, PIL image, numpy array, data URI or URL."""
+    pil = require("PIL.Image", "transformers")
+    if isinstance(item, pil.Image):
+        return item if item.mode == "RGB" else item.convert("RGB")
+    if isinstance(item, np.ndarray):
+        return _image_from_array(item, pil)
+    return _decode_image(_image_bytes(item, timeout, max_bytes), describe(item))
+
+
+def load_images(
+    items: list[Any], *, timeout: float = URL_TIMEOUT_S, max_bytes: int = URL_MAX_BYTES
+) -> list[Any]:
+    return [load_image(item, timeout=timeout, max_bytes=max_bytes) for item in items]
+
+
+def _image_bytes(item: Any, timeout: float, max_bytes: int) -> bytes:
+    if isinstance(item, bytes | bytearray | memoryview):
+        return bytes(item)
+    if isinstance(item, str) and is_url(item):
+        return fetch_url(item, timeout=timeout, max_bytes=max_bytes)
+    if isinstance(item, str) and item.startswith("data:"):
+        return decode_data_uri(item)
+    if isinstance(item, str | os.PathLike):
+        return _read_file(item)
+    raise MediaError(
+        f"cannot read an image from {describe(item)}: pass a path, bytes, a PIL image, "
+        "a numpy array, a data URI or an http(s) URL"
+    )
+
+
+def _decode_image(data: bytes, name: str) -> Any:
+    pil = require("PIL.Image", "transformers")
+    ops = require("PIL.ImageOps", "transformers")
+    try:
+        with pil.open(io.BytesIO(data)) as opened:
+            opened.load()
+            image = ops.exif_transpose(opened)
+            return image.convert("RGB")
+    except (OSError, ValueError, SyntaxError, pil.DecompressionBombError) as err:
+        raise MediaError(f"{name} is not a readable image: {err}") from err
+
+
+def _image_from_array(array: np.ndarray, pil: Any) -> Any:
+    data = array
+    if data.ndim == 3 and data.shape[2] == 1:
+        data = data[:, :, 0]
+    if data.ndim not in (2, 3) or (data.ndim == 3 and data.shape[2] not in (3, 4)):
+        raise MediaError(
+            f"an image array must be (height, width) or (height, width, 3 or 4), got {array.shape}"
+        )
+    if data.dtype.kind == "f":
+        data = np.clip(data * 255.0 + 0.5, 0, 255)  # floats are taken as 0..1 intensities
+    image = pil.fromarray(np.ascontiguousarray(data.astype(np.uint8)))
+    return image.convert("RGB")
+
+
+def encode_png(image: Any) -> bytes:
+    """Lossless PNG bytes of a PIL image, so a server sees exactly the pixels loaded here."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def data_uri(data: bytes, mimetype: str) -> str:
+    return f"data:{mimetype};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def decode_data_uri(uri: str) -> bytes:
+    header, _, payload = uri.partition(",")
+    if not header.endswith(";base64"):
+        raise MediaError(f"only base64 data URIs are supported, got {header[:40]!r}")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except binascii.Error as err:
+        raise MediaError(f"the data URI is not valid base64: {err}") from err
+
+
+def fetch_url(
+    url: str,
+    *,
+    timeout: float = URL_TIMEOUT_S,
+    max_bytes: int = URL_MAX_BYTES,
+    max_redirects: int = URL_MAX_REDIRECTS,
+) -> bytes:
+    """Download ``url`` within ``timeout`` seconds overall and at most ``max_bytes``."""
+    deadline = time.monotonic() + timeout
+    try:
+        with (
+            httpx.Client(
+                follow_redirects=True, max_redirects=max_redirects, timeout=timeout
+            ) as client,
+            client.stream("GET", url) as response,
+        ):
+            response.raise_for_status()
+            declared = int(response.headers.get("content-length") or 0)
+            if declared > max_bytes:
+                raise MediaError(f"{url} is {declared} B, larger than the {max_bytes} B limit")
+            data = bytearray()
+            for chunk in response.iter_bytes():
+                data.extend(chunk)
+                if len(data) > max_bytes:
+                    raise MediaError(f"{url} is larger than the {max_bytes} B limit")
+                if time.monotonic() > deadline:
+                    raise MediaError(f"{url} did not finish downloading within {timeout:g} s")
+            return bytes(data)
+    except httpx.TimeoutException as err:
+        raise MediaError(f"{url} did not answer within {timeout:g} s") from err
+    except httpx.TooManyRedirects as err:
+        raise MediaError(f"{url} redirected more than {max_redirects} times") from err
+    except httpx.HTTPStatusError as err:
+        raise MediaError(f"{url} answered HTTP {err.response.status_code}") from err
+    except httpx.HTTPError as err:
+        raise MediaError(f"{url} could not be fetched: {type(err).__name__}: {err}") from err
+
+
+def _read_file(path: str | os.PathLike[str]) -> bytes:
+    try:
+        return Path(path).expanduser().read_bytes()
+    except OSError as err:
+        raise MediaError(f"{os.fspath(path)} could not be read: {err.strerror or err}") from err
+
+
+# -- audio --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Audio:
+    """A mono float32 clip at ``sample_rate``; ``source`` names where it came from."""
+
+    samples: np.ndarray
+    sample_rate: int
+    source: str
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+@dataclass(frozen=True, eq=False)
+class AudioWindow:
+    """One fixed window of a clip: its samples and where it lies in the clip, in seconds."""
+
+    samples: np.ndarray
+    sample_rate: int
+    source: str
+    start: float
+    end: float
+
+
+def load_audio(item: Any, sample_rate: int | None = None) -> Audio:
+    """Mono float32 audio from a path, bytes, ``(array, rate)``, ``Audio`` or ``AudioWindow``.
+
+    With ``sample_rate`` the clip is resampled to it (soxr, high quality). A clip with no
+    samples is an error: there is nothing to embed.
+    """
+    name = describe(item)
+    if isinstance(item, Audio | AudioWindow):
+        samples, rate = item.samples, item.sample_rate
+    elif isinstance(item, tuple) and len(item) == 2:
+        rate = _check_rate(item[1], name)
+        samples = to_mono(np.asarray(item[0]), name)
+    elif isinstance(item, np.ndarray):
+        raise MediaError(f"{name}: pass audio arrays as (array, sample_rate) pairs")
+    else:
+        samples, rate = _decode_audio(_audio_bytes(item), name)
+    if samples.size == 0:
+        raise MediaError(f"{name} has no audio samples (0 length)")
+    if not np.all(np.isfinite(samples)):
+        raise MediaError(f"{name} contains NaN or infinite samples")
+    if sample_rate is not None and rate != sample_rate:
+        samples = resample(samples, rate, sample_rate)
+        rate = sample_rate
+    return Audio(np.ascontiguousarray(samples, dtype=np.float32), int(rate), name)
+
+
+def _check_rate(rate: Any, name: str) -> int:
+    if not isinstance(rate, int | np.integer) or rate <= 0:
+        raise MediaError(f"{name}: the sample rate must be a positive integer, got {rate!r}")
+    return int(rate)
+
+
+def _audio_bytes(item: Any) -> bytes:
+    if isinstance(item, bytes | bytearray | memoryview):
+        return bytes(item)
+    if isinstance(item, str) and item.startswith("data:"):
+        return decode_data_uri(item)
+    if isinstance(item, str) and is_url(item):
+        return fetch_url(item)
+    if isinstance(item, str | os.PathLike):
+        return _read_file(item)
+    raise MediaError(
+        f"cannot read audio from {describe(item)}: pass a path, bytes, an (array, sample_rate) "
+        "pair or an msearch.media.Audio"
+    )
+
+
+def _decode_audio(data: bytes, name: str) -> tuple[np.ndarray, int]:
+    soundfile = require("soundfile", "audio")
+    try:
+        samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+        raise MediaError(f"{name} is not readable audio: {err}") from err
+    return samples.mean(axis=1), int(rate)
+
+
+def to_mono(samples: np.ndarray, name: str = "audio") -> np.ndarray:
+    """Average the channels of ``samples``; integer PCM is scaled to -1..1.
+
+    A 2-D array is read as (frames, channels) or (channels, frames): the shorter axis is
+    taken as the channels, since clips have far more frames than channels.
+    """
+    data = samples
+    if data.dtype.kind in "iu":
+        half = 2.0 ** (data.dtype.itemsize * 8 - 1)
+        offset = half if data.dtype.kind == "u" else 0.0
+        data = (data.astype(np.float64) - offset) / half
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim == 2:
+        channel_axis = 1 if data.shape[1] <= data.shape[0] else 0
+        data = data.mean(axis=channel_axis)
+    if data.ndim != 1:
+        raise MediaError(f"{name}: expected a 1-D or 2-D audio array, got shape {samples.shape}")
+    return data
+
+
+def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """``samples`` at ``to_rate``, with soxr's high-quality resampler."""
+    if from_rate == to_rate:
+        return samples
+    soxr = require("soxr", "audio")
+    return np.asarray(soxr.resample(samples, from_rate, to_rate, quality="HQ"), dtype=np.float32)
+
+
+def audio_windows(
+    audio: Audio, window_s: float, overlap_s: float = DEFAULT_OVERLAP_S
+) -> list[AudioWindow]:
+    """``audio`` cut into windows of ``window_s`` seconds, one every ``window_s - overlap_s``.
+
+    A clip no longer than one window is a single window; otherwise windows start at 0, hop,
+    2*hop ... until one reaches the end of the clip (that last one may be shorter).
+    """
+    if window_s <= 0 or not 0 <= overlap_s < window_s:
+        raise ValueError(
+            f"need window_s > 0 and 0 <= overlap_s < window_s ({window_s}, {overlap_s})"
+        )
+    rate = audio.sample_rate
+    size = round(window_s * rate)
+    hop = round((window_s - overlap_s) * rate)
+    total = len(audio.samples)
+    count = 1 if total <= size else 1 + math.ceil((total - size) / hop)
+    windows = []
+    for index in range(count):
+        start = index * hop
+        stop = min(start + size, total)
+        windows.append(
+            AudioWindow(audio.samples[start:stop], rate, audio.source, start / rate, stop / rate)
+        )
+    return windows
+
+
+def repeat_pad(samples: np.ndarray, length: int) -> np.ndarray:
+    """Tile a short clip as many whole times as fit in ``length``, zero-fill the rest.
+
+    This is CLAP's ``"repeatpad"``; doing it before sending audio to infinity (which would
+    zero-pad) makes infinity's vectors equal transformers'.
+    """
+    if len(samples) >= length:
+        return samples[:length]
+    tiled = np.tile(samples, length // len(samples))
+    return np.pad(tiled, (0, length - len(tiled))).astype(np.float32)
+
+
+def encode_wav(samples: np.ndarray, sample_rate: int) -> bytes:
+    """A float32 WAV file of ``samples``: lossless, so a server decodes exactly these values."""
+    soundfile = require("soundfile", "audio")
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, sample_rate, format="WAV", subtype="FLOAT")
+    return buffer.getvalue()

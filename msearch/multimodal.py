@@ -1,0 +1,54 @@
+"""Build image and audio embedders by model and backend name.
+
+An image embedder (CLIP, SigLIP/SigLIP2) or audio embedder (CLAP) embeds its media and,
+through the same model's text tower, text queries into one vector space.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msearch.backends import backend_class
+from msearch.backends.base import AudioEmbedder, ImageEmbedder
+from msearch.embeddings import split_spec_options
+from msearch.models import Modality
+
+
+def image_embedder(model: str, backend: str = "transformers", **options: Any) -> ImageEmbedder:
+    """An image embedder for ``model`` (a registered name, a hub name or a local folder).
+
+    Backends: ``"transformers"``, ``"infinity"`` (in-process), ``"infinity-server"`` (a
+    running Infinity server; ``url=`` names it). Nothing loads here: the model loads on first use.
+
+    >>> from msearch.multimodal import image_embedder
+    >>> embedder = image_embedder("openai/clip-vit-base-patch32")  # doctest: +SKIP
+    >>> embedder.embed_images(["cat.jpg", "dog.png"]).shape  # doctest: +SKIP
+    (2, 512)
+    """
+    spec, backend_options = split_spec_options(model, dict(options))
+    _check_modality(spec.modality, Modality.IMAGE, model)
+    embedder: ImageEmbedder = backend_class("image", backend)(spec, **backend_options)
+    return embedder
+
+
+def audio_embedder(model: str, backend: str = "transformers", **options: Any) -> AudioEmbedder:
+    """An audio embedder (CLAP) for ``model``; see ``image_embedder`` for the backends.
+
+    Audio is resampled to the model's rate and cut into fixed windows (10 s, 2 s overlap by
+    default: ``window_s=``, ``overlap_s=``).
+
+    >>> from msearch.multimodal import audio_embedder
+    >>> embedder = audio_embedder("laion/clap-htsat-unfused")  # doctest: +SKIP
+    >>> embedder.embed_audio(["bark.wav", (samples, 16_000)]).shape  # doctest: +SKIP
+    (2, 512)
+    """
+    spec, backend_options = split_spec_options(model, dict(options))
+    _check_modality(spec.modality, Modality.AUDIO, model)
+    embedder: AudioEmbedder = backend_class("audio", backend)(spec, **backend_options)
+    return embedder
+
+
+def _check_modality(actual: Modality, wanted: Modality, model: str) -> None:
+    # An unregistered model is TEXT by default and may well be an image or audio model.
+    if actual not in (wanted, Modality.TEXT):
+        raise ValueError(f"{model} is registered as an {actual.value} model, not {wanted.value}")
