@@ -1,0 +1,144 @@
+"""The ``"qwen3"`` embedding backend: Qwen3-Embedding on transformers, per the official recipe.
+
+- The tokenizer appends ``<|endoftext|>`` to every text; texts are padded on the left.
+- Pooling takes the last token's hidden state: ``[:, -1]`` when every row is left-padded,
+  otherwise each row's last attended position (found from the attention mask).
+- Queries get ``"Instruct: {task}\\nQuery:{query}"`` (no space after ``Query:``); documents
+  get nothing. The task is set per instance (``task=``) or per call
+  (``embed_query(text, task=...)``).
+- ``dimensions`` (Matryoshka) keeps the first ``dimensions`` values, then L2-normalizes.
+- Texts longer than ``max_length`` tokens are truncated (the appended ``<|endoftext|>`` is kept).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from msearch._deps import require
+from msearch.backends._loading import locate_model, model_not_found, torch_dtype
+from msearch.backends.base import BlockingModel, TextEmbedderBase
+from msearch.batching import sorted_batches, with_progress
+from msearch.errors import BackendError, InvalidInputError, MSearchError
+from msearch.models import ModelSpec, Pooling
+
+_DEFAULT_TASK = "Given a web search query, retrieve relevant passages that answer the query"
+_QUERY_PROMPT = "Instruct: {task}\nQuery:"
+
+
+def qwen3_spec(spec: ModelSpec) -> ModelSpec:
+    """``spec`` with Qwen3-Embedding's prompt, task and pooling where it does not set them."""
+    return spec.with_overrides(
+        query_prompt=spec.query_prompt or _QUERY_PROMPT,
+        default_task=spec.default_task or _DEFAULT_TASK,
+        pooling=Pooling.LAST_TOKEN,
+    )
+
+
+def last_token_pool(hidden: Any, attention_mask: Any) -> Any:
+    """Each row's hidden state at its last attended position."""
+    if bool((attention_mask[:, -1] == 1).all()):
+        return hidden[:, -1]
+    torch = require("torch", "transformers")
+    last = attention_mask.sum(dim=1) - 1
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+
+
+class Qwen3TextEmbedder(BlockingModel, TextEmbedderBase):
+    """Qwen3-Embedding (0.6B/4B/8B or any folder in its format) on transformers.
+
+    Options: ``task`` (the query instruction), ``dimensions`` (Matryoshka), ``dtype``
+    (``"float32"``, ``"bfloat16"``, ``"float16"``), ``device``, ``attn_implementation``
+    (``"sdpa"``, ``"flash_attention_2"``, ``"eager"``; default: transformers' choice),
+    ``max_length``, ``batch_size``.
+
+    >>> from msearch.embeddings import text_embedder
+    >>> qwen = text_embedder("Qwen/Qwen3-Embedding-0.6B", backend="qwen3", dimensions=256)
+    >>> query = qwen.embed_query("capital?", task="Find the city asked about")  # doctest: +SKIP
+    >>> docs = qwen.embed_documents(["Beijing is China's capital."])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        device: str | None = None,
+        dtype: str = "float32",
+        attn_implementation: str | None = None,
+        max_length: int | None = None,
+        trust_remote_code: bool = False,
+        **options: Any,
+    ) -> None:
+        BlockingModel.__init__(self)
+        TextEmbedderBase.__init__(self, qwen3_spec(spec), **options)
+        torch_dtype_names = ("float32", "bfloat16", "float16")
+        if dtype not in torch_dtype_names:
+            raise ValueError(f"dtype must be one of {torch_dtype_names}, got {dtype!r}")
+        if max_length is not None and max_length < 1:
+            raise ValueError(f"max_length must be >= 1, got {max_length}")
+        self.device = device
+        self.dtype = dtype
+        self.attn_implementation = attn_implementation
+        self.max_length = max_length or spec.max_tokens
+        self.trust_remote_code = trust_remote_code
+
+    def _load(self) -> tuple[Any, Any, str, int]:
+        transformers = require("transformers", "transformers")
+        torch = require("torch", "transformers")
+        path = locate_model(self.spec.name)
+        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        extra = (
+            {"attn_implementation": self.attn_implementation} if self.attn_implementation else {}
+        )
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(
+                path, padding_side="left", trust_remote_code=self.trust_remote_code
+            )
+            model = transformers.AutoModel.from_pretrained(
+                path,
+                dtype=torch_dtype(self.dtype),
+                trust_remote_code=self.trust_remote_code,
+                **extra,
+            )
+        except MSearchError:
+            raise
+        except OSError as err:
+            raise model_not_found(self.spec.name, err) from err
+        tokenizer.padding_side = "left"
+        model.to(device).eval()
+        dim = int(model.config.hidden_size)
+        if self.dimensions is not None and self.dimensions > dim:
+            raise InvalidInputError(
+                f"dimensions={self.dimensions} is larger than {self.spec.name}'s {dim}"
+            )
+        limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
+        max_length = self.max_length or (limit if 0 < limit < 1_000_000 else 8192)
+        return tokenizer, model, device, max_length
+
+    def _model_dim(self) -> int:
+        return int(self.loaded[1].config.hidden_size)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        tokenizer, model, device, max_length = self.loaded
+        torch = require("torch", "transformers")
+        out = np.empty((len(texts), int(model.config.hidden_size)), dtype=np.float32)
+        batches = sorted_batches(texts, self.batch_size)
+        for positions in with_progress(batches, self.show_progress, "embedding"):
+            try:
+                inputs = tokenizer(
+                    [texts[i] for i in positions],
+                    padding=True,
+                    truncation=True,
+                    max_length=max_length,
+                    return_tensors="pt",
+                ).to(device)
+                with torch.inference_mode():
+                    hidden = model(**inputs).last_hidden_state
+                    pooled = last_token_pool(hidden, inputs["attention_mask"])
+            except MSearchError:
+                raise
+            except Exception as err:  # torch/tokenizer failures become one typed error
+                raise BackendError(f"Qwen3 embedding failed on {self.spec.name}: {err}") from err
+            out[positions] = pooled.float().cpu().numpy()
+        return out

@@ -1,0 +1,190 @@
+"""The ``"qwen3"`` reranker: Qwen3-Reranker (a causal LM) on transformers, per the official recipe.
+
+Each (query, document) pair becomes one chat turn::
+
+    <prefix><Instruct>: {instruction}\\n<Query>: {query}\\n<Document>: {doc}<suffix>
+
+and the score is ``softmax([logit("no"), logit("yes")])[1]`` at the last position, which is
+``sigmoid(logit("yes") - logit("no"))``: msearch's raw score is that difference, so the
+common 0..1 scale is exactly Qwen3's P(yes). The body is truncated (from its end, so the
+document loses its tail) so that prefix + body + suffix fit ``max_length``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from msearch._deps import require
+from msearch.backends._loading import locate_model, model_not_found, torch_dtype
+from msearch.backends.base import BlockingModel, RerankerBase, RerankResult, check_text
+from msearch.batching import sorted_batches, with_progress
+from msearch.errors import BackendError, MSearchError
+from msearch.models import ModelSpec
+
+DEFAULT_INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
+PREFIX = (
+    "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query "
+    'and the Instruct provided. Note that the answer can only be "yes" or "no".<|im_end|>\n'
+    "<|im_start|>user\n"
+)
+SUFFIX = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+
+
+def format_body(instruction: str, query: str, document: str) -> str:
+    return f"<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {document}"
+
+
+class _Loaded:
+    def __init__(self, tokenizer: Any, model: Any, device: str, max_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.model = model
+        self.device = device
+        self.max_length = max_length
+        self.prefix_ids: list[int] = tokenizer.encode(PREFIX, add_special_tokens=False)
+        self.suffix_ids: list[int] = tokenizer.encode(SUFFIX, add_special_tokens=False)
+        self.yes_id = _single_token_id(tokenizer, "yes")
+        self.no_id = _single_token_id(tokenizer, "no")
+        self.body_max = max_length - len(self.prefix_ids) - len(self.suffix_ids)
+        if self.body_max < 1:
+            raise ValueError(f"max_length={max_length} leaves no room for the reranker's template")
+
+
+class Qwen3Reranker(BlockingModel, RerankerBase):
+    """Qwen3-Reranker-0.6B/4B/8B scores in 0..1 (P(yes)), loaded on first use.
+
+    ``instruction`` sets the task for this instance; ``rerank(..., instruction=...)`` for one
+    call. Options: ``dtype``, ``device``, ``attn_implementation``, ``max_length``,
+    ``batch_size``, ``raw_scores`` (log-odds instead of 0..1).
+
+    >>> from msearch.backends.qwen3_reranker import Qwen3Reranker
+    >>> from msearch.models import resolve_spec
+    >>> reranker = Qwen3Reranker(resolve_spec("Qwen/Qwen3-Reranker-0.6B"))
+    >>> reranker.rerank("capital?", ["Beijing is the capital.", "Cats purr."])  # doctest: +SKIP
+    [RerankResult(index=0, score=0.99...), RerankResult(index=1, score=0.0...)]
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        instruction: str | None = None,
+        device: str | None = None,
+        dtype: str = "float32",
+        attn_implementation: str | None = None,
+        max_length: int | None = None,
+        trust_remote_code: bool = False,
+        **options: Any,
+    ) -> None:
+        BlockingModel.__init__(self)
+        RerankerBase.__init__(self, spec, **options)
+        if max_length is not None and max_length < 1:
+            raise ValueError(f"max_length must be >= 1, got {max_length}")
+        self.instruction = instruction or spec.default_task or DEFAULT_INSTRUCTION
+        self.device = device
+        self.dtype = dtype
+        self.attn_implementation = attn_implementation
+        self.max_length = max_length or spec.max_tokens
+        self.trust_remote_code = trust_remote_code
+
+    # -- public API with the per-call instruction ---------------------------------------
+    def rerank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        top_n: int | None = None,
+        *,
+        instruction: str | None = None,
+    ) -> list[RerankResult]:
+        query, docs = self._check(query, documents, top_n)
+        if not docs:
+            return []
+        raw = self._sync(self._score_with, query, docs, self._instruction(instruction))
+        return self._rank(raw, top_n)
+
+    async def arerank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        top_n: int | None = None,
+        *,
+        instruction: str | None = None,
+    ) -> list[RerankResult]:
+        query, docs = self._check(query, documents, top_n)
+        if not docs:
+            return []
+        raw = await self._async(self._score_with, query, docs, self._instruction(instruction))
+        return self._rank(raw, top_n)
+
+    def _instruction(self, instruction: str | None) -> str:
+        return self.instruction if instruction is None else check_text(instruction, "instruction")
+
+    # -- backend hooks -------------------------------------------------------------------
+    def _load(self) -> _Loaded:
+        transformers = require("transformers", "transformers")
+        torch = require("torch", "transformers")
+        path = locate_model(self.spec.name)
+        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        extra = (
+            {"attn_implementation": self.attn_implementation} if self.attn_implementation else {}
+        )
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(
+                path, padding_side="left", trust_remote_code=self.trust_remote_code
+            )
+            model = transformers.AutoModelForCausalLM.from_pretrained(
+                path,
+                dtype=torch_dtype(self.dtype),
+                trust_remote_code=self.trust_remote_code,
+                **extra,
+            )
+        except MSearchError:
+            raise
+        except OSError as err:
+            raise model_not_found(self.spec.name, err) from err
+        tokenizer.padding_side = "left"
+        model.to(device).eval()
+        limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
+        max_length = self.max_length or (limit if 0 < limit < 1_000_000 else 8192)
+        return _Loaded(tokenizer, model, device, max_length)
+
+    def _score(self, query: str, documents: list[str]) -> np.ndarray:
+        return self._score_with(query, documents, self.instruction)
+
+    def _score_with(self, query: str, documents: list[str], instruction: str) -> np.ndarray:
+        loaded: _Loaded = self.loaded
+        torch = require("torch", "transformers")
+        bodies = [format_body(instruction, query, doc) for doc in documents]
+        scores = np.empty(len(bodies), dtype=np.float64)
+        batches = sorted_batches(bodies, self.batch_size)
+        for positions in with_progress(batches, self.show_progress, "reranking"):
+            try:
+                inputs = self._inputs(loaded, [bodies[i] for i in positions])
+                with torch.inference_mode():
+                    logits = loaded.model(**inputs).logits[:, -1, :].float()
+            except MSearchError:
+                raise
+            except Exception as err:  # torch/tokenizer failures become one typed error
+                raise BackendError(f"Qwen3 reranker failed on {self.spec.name}: {err}") from err
+            diff = logits[:, loaded.yes_id] - logits[:, loaded.no_id]
+            scores[positions] = diff.cpu().numpy()
+        return scores
+
+    @staticmethod
+    def _inputs(loaded: _Loaded, bodies: list[str]) -> Any:
+        # the official recipe tokenizes the body alone (with the tokenizer's own specials),
+        # truncates it to what the template leaves free, then wraps it in prefix and suffix
+        encoded = loaded.tokenizer(
+            bodies, padding=False, truncation=True, max_length=loaded.body_max
+        )["input_ids"]
+        wrapped = [{"input_ids": loaded.prefix_ids + ids + loaded.suffix_ids} for ids in encoded]
+        return loaded.tokenizer.pad(wrapped, padding=True, return_tensors="pt").to(loaded.device)
+
+
+def _single_token_id(tokenizer: Any, token: str) -> int:
+    token_id = tokenizer.convert_tokens_to_ids(token)
+    if token_id is None or token_id == tokenizer.unk_token_id:
+        raise BackendError(f"the reranker's tokenizer has no {token!r} token")
+    return int(token_id)
