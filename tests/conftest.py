@@ -16,6 +16,8 @@ import pytest
 
 from tests.support.infinity_server import infinity_server
 from tests.support.minilm import minilm_path
+from tests.support.tiny_cross_encoder import build_tiny_cross_encoder
+from tests.support.tiny_vision_audio import build_tiny_clap, build_tiny_clip, build_tiny_siglip
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +33,35 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def server_models(minilm: str) -> list[str]:
+def tiny_cross_encoder(model_cache: Path) -> str:
+    """Folder of a tiny random BERT cross-encoder (one relevance logit), built once per run."""
+    return build_tiny_cross_encoder(model_cache / "tiny-cross-encoder")
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(model_cache: Path) -> str:
+    """Folder of a tiny random CLIP (images 32 px, projection 16), built once per run."""
+    return build_tiny_clip(model_cache)
+
+
+@pytest.fixture(scope="session")
+def tiny_siglip(model_cache: Path) -> str:
+    """Folder of a tiny random SigLIP (text pooled at position 64), built once per run."""
+    return build_tiny_siglip(model_cache)
+
+
+@pytest.fixture(scope="session")
+def tiny_clap(model_cache: Path) -> str:
+    """Folder of a tiny random unfused CLAP (48 kHz, 10 s window), built once per run."""
+    return build_tiny_clap(model_cache)
+
+
+@pytest.fixture(scope="session")
+def server_models(
+    minilm: str, tiny_cross_encoder: str, tiny_clip: str, tiny_siglip: str, tiny_clap: str
+) -> list[str]:
     """Model folders that the shared Infinity server serves (by folder path as model name)."""
-    return [minilm]
+    return [minilm, tiny_cross_encoder, tiny_clip, tiny_siglip, tiny_clap]
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import numpy as np
 
 from msearch._deps import require
 from msearch.backends._loading import locate_model, model_not_found, torch_dtype
-from msearch.backends.base import BlockingModel, TextEmbedderBase
+from msearch.backends.base import BlockingModel, RerankerBase, TextEmbedderBase
 from msearch.batching import sorted_batches, with_progress
 from msearch.errors import BackendError, MSearchError
 from msearch.models import ModelSpec
@@ -78,3 +78,93 @@ class STTextEmbedder(BlockingModel, TextEmbedderBase):
                 ) from err
             out[positions] = vectors.astype(np.float32)
         return out
+
+
+#: Tokenizers without a configured limit report this huge sentinel as ``model_max_length``.
+_UNSET_MAX_LENGTH = 1_000_000
+
+
+class STCrossEncoderReranker(BlockingModel, RerankerBase):
+    """Reranking with a sentence-transformers ``CrossEncoder`` (one relevance logit per pair).
+
+    Pairs are batched by document length. Inputs longer than the model's limit (``max_tokens``
+    from the registry or options, else the tokenizer's and position table's limit) are
+    truncated, longest part first, as the model was trained.
+
+    >>> from msearch.rerank import reranker
+    >>> ranker = reranker("cross-encoder/ms-marco-MiniLM-L-6-v2", "sentence-transformers")
+    >>> ranker.rerank("Where do cats purr?", ["Cats purr on sofas.", "Paris is in France."])
+    ... # doctest: +SKIP
+    [RerankResult(index=0, score=0.98...), RerankResult(index=1, score=0.0001...)]
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        device: str | None = None,
+        dtype: str = "float32",
+        trust_remote_code: bool = False,
+        **options: Any,
+    ) -> None:
+        BlockingModel.__init__(self)
+        RerankerBase.__init__(self, spec, **options)
+        self.device = device
+        self.dtype = dtype
+        self.trust_remote_code = trust_remote_code
+
+    def _load(self) -> Any:
+        st = require("sentence_transformers", "st")
+        path = locate_model(self.spec.name)
+        try:
+            model = st.CrossEncoder(
+                path,
+                device=self.device,
+                trust_remote_code=self.trust_remote_code,
+                max_length=self.spec.max_tokens,
+            )
+        except MSearchError:
+            raise
+        except OSError as err:
+            raise model_not_found(self.spec.name, err) from err
+        if model.config.num_labels != 1:
+            raise BackendError(
+                f"{self.spec.name} has {model.config.num_labels} output labels; a cross-encoder "
+                "reranker needs exactly one relevance logit"
+            )
+        if model.max_length is None:
+            model.max_length = _model_limit(model)
+        if self.dtype != "float32":
+            model.model.to(torch_dtype(self.dtype))
+        return model
+
+    def _score(self, query: str, documents: list[str]) -> np.ndarray:
+        import torch
+
+        model = self.loaded
+        identity = torch.nn.Identity()  # raw logits: the base applies the one sigmoid
+        out = np.empty(len(documents), dtype=np.float64)
+        for positions in self._length_batches(documents):
+            try:
+                logits = model.predict(
+                    [(query, documents[i]) for i in positions],
+                    batch_size=len(positions),
+                    activation_fct=identity,
+                    show_progress_bar=False,
+                    convert_to_numpy=True,
+                )
+            except Exception as err:  # torch/tokenizer failures become one typed error
+                raise BackendError(
+                    f"sentence-transformers failed reranking with {self.spec.name}: {err}"
+                ) from err
+            out[positions] = np.asarray(logits, dtype=np.float64).reshape(-1)
+        return out
+
+
+def _model_limit(model: Any) -> int | None:
+    """The longest input the model can take, when its tokenizer does not say."""
+    limit = int(model.tokenizer.model_max_length)
+    if limit < _UNSET_MAX_LENGTH:
+        return limit
+    positions = getattr(model.config, "max_position_embeddings", None)
+    return int(positions) if positions else None

@@ -1,0 +1,65 @@
+"""A tiny random BERT cross-encoder (one relevance logit) with a WordPiece tokenizer.
+
+sentence-transformers' ``CrossEncoder``, FlagEmbedding's ``FlagReranker`` and infinity (in
+process and as a server) all load the folder this writes: a ``BertForSequenceClassification``
+with ``num_labels=1`` (infinity serves single-label classifiers as rerankers) and a
+``BertTokenizerFast``. The weights are random but seeded, and initialized wider than BERT's
+default so that different pairs get clearly different scores.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+#: Both the tokenizer's ``model_max_length`` and the position table: an untruncated longer
+#: input would fail in the model, so a test that scores a long document proves truncation.
+MAX_LENGTH = 64
+
+#: Whole words in the vocabulary; anything else falls back to characters and ``##`` pieces.
+_WORD_TEXT = (
+    "the a an of to in is are was on for and or with what where who how why when which do does "
+    "cat cats dog dogs pet pets purr purrs bark barks animal animals vector vectors database "
+    "search store stores query qdrant paris france capital city river music song book read "
+    "python code language fast slow big small red blue green sun moon sky water fire earth "
+    "apple banana fruit eat food tree forest mountain sea ocean fish bird fly run walk"
+)
+
+
+def _vocabulary() -> list[str]:
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    characters = list(string.ascii_lowercase + string.digits + string.punctuation)
+    pieces = [f"##{char}" for char in string.ascii_lowercase + string.digits]
+    words = list(dict.fromkeys(_WORD_TEXT.split()))
+    return specials + characters + pieces + [w for w in words if w not in characters]
+
+
+def build_tiny_cross_encoder(folder: Path) -> str:
+    """Write the model into ``folder`` (once; later calls reuse it) and return its path."""
+    if (folder / "config.json").exists():
+        return str(folder)
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab_file = folder / "vocab.txt"
+    vocab_file.write_text("\n".join(_vocabulary()) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(
+        vocab_file=str(vocab_file), do_lower_case=True, model_max_length=MAX_LENGTH
+    )
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=MAX_LENGTH,
+        num_labels=1,
+        initializer_range=0.3,
+        architectures=["BertForSequenceClassification"],
+    )
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(config).eval()
+    model.save_pretrained(str(folder), safe_serialization=True)
+    tokenizer.save_pretrained(str(folder))
+    return str(folder)
