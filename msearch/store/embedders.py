@@ -24,6 +24,7 @@ def model_id(model: Any) -> str:
     A foreign object's ``model`` or ``model_name`` string is appended, so two OpenAI models,
     say, are told apart.
     """
+    model = getattr(model, "wrapped", model)
     for candidate in (model, getattr(model, "embedder", None), getattr(model, "_embedder", None)):
         spec = getattr(candidate, "spec", None)
         name = getattr(spec, "name", None)
@@ -71,41 +72,41 @@ class _LangChainSparse:
     """A langchain-qdrant ``SparseEmbeddings`` seen as msearch's SparseEmbedder."""
 
     def __init__(self, model: Any) -> None:
-        self.model = model
+        self.wrapped = model
 
     def embed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]:
-        return [to_sparse(v) for v in self.model.embed_documents(list(texts))] if texts else []
+        return [to_sparse(v) for v in self.wrapped.embed_documents(list(texts))] if texts else []
 
     def embed_query_sparse(self, text: str) -> SparseVector:
-        return to_sparse(self.model.embed_query(text))
+        return to_sparse(self.wrapped.embed_query(text))
 
     async def aembed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]:
         if not texts:
             return []
-        return [to_sparse(v) for v in await self.model.aembed_documents(list(texts))]
+        return [to_sparse(v) for v in await self.wrapped.aembed_documents(list(texts))]
 
     async def aembed_query_sparse(self, text: str) -> SparseVector:
-        return to_sparse(await self.model.aembed_query(text))
+        return to_sparse(await self.wrapped.aembed_query(text))
 
 
 class _LlamaIndexSparse:
     """A LlamaIndex ``BaseSparseEmbedding`` seen as msearch's SparseEmbedder."""
 
     def __init__(self, model: Any) -> None:
-        self.model = model
+        self.wrapped = model
 
     def embed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]:
         if not texts:
             return []
-        return [to_sparse(v) for v in self.model.get_text_embedding_batch(list(texts))]
+        return [to_sparse(v) for v in self.wrapped.get_text_embedding_batch(list(texts))]
 
     def embed_query_sparse(self, text: str) -> SparseVector:
-        return to_sparse(self.model.get_query_embedding(text))
+        return to_sparse(self.wrapped.get_query_embedding(text))
 
     async def aembed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]:
         if not texts:
             return []
-        return [to_sparse(v) for v in await self.model.aget_text_embedding_batch(list(texts))]
+        return [to_sparse(v) for v in await self.wrapped.aget_text_embedding_batch(list(texts))]
 
     async def aembed_query_sparse(self, text: str) -> SparseVector:
-        return to_sparse(await self.model.aget_query_embedding(text))
+        return to_sparse(await self.wrapped.aget_query_embedding(text))

@@ -42,13 +42,17 @@ def text_schema(
     sparse_name: str = s.TEXT_SPARSE,
     distance: s.Distance | str = s.Distance.COSINE,
 ) -> s.Schema:
-    """The schema of a text collection: the dense model's vector, and the sparse one if any."""
+    """The schema of a text collection: the dense model's vector, and the sparse one if any.
+
+    ``dense_model`` ``None`` records no model (only the size is then checked on writes).
+    """
     sparse_specs = {}
     if sparse is not None:
         sparse_specs[sparse_name] = s.SparseSpec(
             model=model_id(sparse), idf=bool(getattr(sparse, "idf", False))
         )
-    vectors = {dense_name: s.VectorSpec(dense_size, s.Distance(distance), model_id(dense_model))}
+    model = None if dense_model is None else model_id(dense_model)
+    vectors = {dense_name: s.VectorSpec(dense_size, s.Distance(distance), model)}
     return s.Schema(vectors=vectors, sparse=sparse_specs)
 
 
@@ -100,7 +104,8 @@ def check_query_model(store: Store, dense_name: str, size: int, model: Any) -> b
         return False
     recorded = schema.vectors.get(dense_name)
     distance = recorded.distance if recorded is not None else s.Distance.COSINE
-    wanted = s.Schema(vectors={dense_name: s.VectorSpec(size, distance, model_id(model))})
+    model_name = None if model is None else model_id(model)
+    wanted = s.Schema(vectors={dense_name: s.VectorSpec(size, distance, model_name)})
     s.check_compatible(schema, wanted, store.collection)
     return True
 

@@ -1,0 +1,154 @@
+"""LlamaIndex retriever over an ``MSearchVectorStore``: dense, sparse or hybrid, then rerank."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle
+from llama_index.core.vector_stores.types import MetadataFilters
+
+from llamaindex_msearch.vector_store import MSearchVectorStore, to_node, to_qdrant_filter
+from msearch.errors import InvalidInputError
+from msearch.store import Hit
+from msearch.store.text import (
+    MODES,
+    arerank_hits,
+    as_reranker,
+    candidates,
+    check_mode,
+    check_query_model,
+    rerank_hits,
+    search,
+)
+
+SOURCE_KEY = "source"
+MODALITY_KEY = "modality"
+
+
+class MSearchRetriever(BaseRetriever):
+    """Search an ``MSearchVectorStore`` by ``mode`` ("dense", "sparse" or "hybrid").
+
+    The same options as LangChain's ``MSearchRetriever``: ``k`` results, a ``filter`` (a dict
+    over metadata keys, LlamaIndex ``MetadataFilters`` or a Qdrant ``Filter``), an optional
+    ``reranker`` choosing the best ``k`` of ``fetch_k`` candidates. Queries are embedded with
+    ``embed_model`` (default: the store's ``embed_model``, else ``Settings.embed_model``).
+    ``NodeWithScore.score`` is the search's or the reranker's score; node metadata is the
+    caller's, plus ``source`` and ``modality`` (hidden from the LLM and the embedder) where
+    the caller's metadata does not already hold those keys.
+
+    Example:
+        .. code-block:: python
+
+            from llamaindex_msearch import MSearchEmbedding, MSearchRetriever, MSearchVectorStore
+
+            embed_model = MSearchEmbedding(model="sentence-transformers/all-MiniLM-L6-v2")
+            store = MSearchVectorStore("notes", location=":memory:", embed_model=embed_model)
+            retriever = MSearchRetriever(store, k=2)
+            nodes = retriever.retrieve("Where do vectors live?")
+    """
+
+    def __init__(
+        self,
+        vector_store: MSearchVectorStore,
+        embed_model: Any | None = None,
+        *,
+        mode: str = "dense",
+        k: int = 4,
+        filter: Any | None = None,
+        reranker: Any | None = None,
+        fetch_k: int | None = None,
+        fusion: str = "rrf",
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+        if mode not in MODES:
+            raise InvalidInputError(f"mode must be one of {MODES}, got {mode!r}")
+        check_mode(mode, vector_store.sparse_embedding)
+        super().__init__(**kwargs)
+        self.vector_store = vector_store
+        self._embed_model = embed_model
+        self.mode = mode
+        self.k = k
+        self.filter = filter
+        self.reranker = None if reranker is None else as_reranker(reranker)
+        self.fetch_k = fetch_k
+        self.fusion = fusion
+
+    @property
+    def embed_model(self) -> Any:
+        if self._embed_model is not None:
+            return self._embed_model
+        if self.vector_store.embed_model is not None:
+            return self.vector_store.embed_model
+        from llama_index.core import Settings
+
+        return Settings.embed_model
+
+    def _filter(self) -> Any:
+        if isinstance(self.filter, MetadataFilters):
+            return to_qdrant_filter(self.filter)
+        return self.filter
+
+    def _search(self, dense: Any, sparse: Any) -> list[Hit]:
+        store = self.vector_store.store
+        name = self.vector_store.vector_name
+        if dense is not None and not check_query_model(
+            store, name, len(dense), self.vector_store.embed_model
+        ):
+            return []
+        if dense is None and store.schema is None:
+            return []
+        return search(
+            store,
+            self.mode,
+            dense=dense,
+            sparse=sparse,
+            k=candidates(self.k, self.fetch_k, self.reranker is not None),
+            filter=self._filter(),
+            dense_name=name,
+            sparse_name=self.vector_store.sparse_vector_name,
+            fusion=self.fusion,
+        )
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        query = query_bundle.query_str
+        sparse_model = self.vector_store.sparse_embedding
+        dense = self.embed_model.get_query_embedding(query) if self.mode != "sparse" else None
+        sparse = (
+            sparse_model.embed_query_sparse(query)
+            if self.mode != "dense" and sparse_model is not None
+            else None
+        )
+        hits = self._search(dense, sparse)
+        if self.reranker is not None:
+            hits = rerank_hits(self.reranker, query, hits, self.k)
+        return [_scored(hit) for hit in hits[: self.k]]
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        query = query_bundle.query_str
+        sparse_model = self.vector_store.sparse_embedding
+        dense = (
+            await self.embed_model.aget_query_embedding(query) if self.mode != "sparse" else None
+        )
+        sparse = (
+            await sparse_model.aembed_query_sparse(query)
+            if self.mode != "dense" and sparse_model is not None
+            else None
+        )
+        hits = await asyncio.to_thread(self._search, dense, sparse)
+        if self.reranker is not None:
+            hits = await arerank_hits(self.reranker, query, hits, self.k)
+        return [_scored(hit) for hit in hits[: self.k]]
+
+
+def _scored(hit: Hit) -> NodeWithScore:
+    node = to_node(hit)
+    for key, value in ((SOURCE_KEY, hit.source), (MODALITY_KEY, hit.modality)):
+        if value is not None and key not in node.metadata:
+            node.metadata[key] = value
+            node.excluded_llm_metadata_keys.append(key)
+            node.excluded_embed_metadata_keys.append(key)
+    return NodeWithScore(node=node, score=hit.score)

@@ -1,0 +1,358 @@
+"""LlamaIndex vector store on msearch's Qdrant collection schema (shared with LangChain)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.schema import (
+    BaseNode,
+    MetadataMode,
+    NodeRelationship,
+    RelatedNodeInfo,
+    TextNode,
+)
+from llama_index.core.vector_stores.types import (
+    BasePydanticVectorStore,
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+    VectorStoreQueryResult,
+)
+from pydantic import PrivateAttr
+from qdrant_client import QdrantClient, models
+
+from msearch.backends.base import SparseEmbedder
+from msearch.errors import InvalidInputError
+from msearch.store import TEXT, TEXT_SPARSE, Distance, Hit, Record, Store
+from msearch.store import schema as s
+from msearch.store.embedders import as_sparse_embedder
+from msearch.store.filters import merge, to_qdrant
+from msearch.store.text import check_query_model, prepare_texts, search, text_records, text_schema
+
+_MODES = {
+    VectorStoreQueryMode.DEFAULT: "dense",
+    VectorStoreQueryMode.SPARSE: "sparse",
+    VectorStoreQueryMode.HYBRID: "hybrid",
+}
+
+
+class MSearchVectorStore(BasePydanticVectorStore):
+    """A LlamaIndex vector store in msearch's Qdrant schema, shared with LangChain and the CLI.
+
+    Connect as in LangChain: ``location=":memory:"``, ``path=``, ``url=`` (+ ``api_key=``),
+    an existing ``client``, or nothing for msearch's default folder. Give ``embed_model`` so
+    the collection records which model built its vectors (without it only the dimension is
+    recorded and checked), and ``sparse_embedding`` for sparse and hybrid queries
+    (``VectorStoreQueryMode.SPARSE`` / ``HYBRID``). Node ids, text and metadata come back as
+    added; ``ref_doc_id`` is stored as msearch's ``doc_id``.
+
+    Example:
+        .. code-block:: python
+
+            from llama_index.core import Document, VectorStoreIndex
+            from llamaindex_msearch import MSearchEmbedding, MSearchVectorStore
+
+            embed_model = MSearchEmbedding(model="sentence-transformers/all-MiniLM-L6-v2")
+            store = MSearchVectorStore("notes", location=":memory:", embed_model=embed_model)
+            index = VectorStoreIndex.from_vector_store(store, embed_model=embed_model)
+            index.insert(Document(text="Qdrant stores vectors."))
+            nodes = index.as_retriever(similarity_top_k=1).retrieve("Where do vectors live?")
+    """
+
+    stores_text: bool = True
+    flat_metadata: bool = False
+    collection_name: str
+    vector_name: str = TEXT
+    sparse_vector_name: str = TEXT_SPARSE
+    distance: str = "cosine"
+
+    _store: Store = PrivateAttr()
+    _embed_model: Any = PrivateAttr(default=None)
+    _sparse: SparseEmbedder | None = PrivateAttr(default=None)
+
+    def __init__(
+        self,
+        collection_name: str = "msearch",
+        location: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+        url: str | None = None,
+        api_key: str | None = None,
+        client: QdrantClient | None = None,
+        *,
+        embed_model: Any | None = None,
+        sparse_embedding: Any | None = None,
+        distance: Distance | str = Distance.COSINE,
+        vector_name: str = TEXT,
+        sparse_vector_name: str = TEXT_SPARSE,
+        store: Store | None = None,
+        **store_options: Any,
+    ) -> None:
+        super().__init__(  # type: ignore[call-arg]  # pydantic fields declared above
+            collection_name=collection_name,
+            vector_name=vector_name,
+            sparse_vector_name=sparse_vector_name,
+            distance=str(Distance(distance)),
+        )
+        self._store = store or Store(
+            collection_name,
+            location=location,
+            path=path,
+            url=url,
+            api_key=api_key,
+            client=client,
+            **store_options,
+        )
+        self._embed_model = embed_model
+        self._sparse = None if sparse_embedding is None else as_sparse_embedder(sparse_embedding)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "MSearchVectorStore"
+
+    @property
+    def client(self) -> Any:
+        return self._store.client
+
+    @property
+    def store(self) -> Store:
+        """msearch's store underneath (the same object the LangChain store can share)."""
+        return self._store
+
+    @property
+    def embed_model(self) -> Any:
+        return self._embed_model
+
+    @property
+    def sparse_embedding(self) -> SparseEmbedder | None:
+        return self._sparse
+
+    def close(self) -> None:
+        self._store.close()
+
+    # -- writing -------------------------------------------------------------------
+    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
+        texts, sparse_texts = _texts(nodes)
+        sparse = None if self._sparse is None else self._sparse.embed_documents_sparse(sparse_texts)
+        return self._store.upsert(self._records(nodes, texts, sparse))
+
+    async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        texts, sparse_texts = _texts(nodes)
+        sparse = (
+            None
+            if self._sparse is None
+            else await self._sparse.aembed_documents_sparse(sparse_texts)
+        )
+        return await self._store.aupsert(self._records(nodes, texts, sparse))
+
+    def _records(self, nodes: Sequence[BaseNode], texts: list[str], sparse: Any) -> list[Record]:
+        if not nodes:
+            return []
+        dense = []
+        for node in nodes:
+            if node.embedding is None:
+                raise InvalidInputError(
+                    f"node {node.node_id!r} has no embedding: embed nodes before adding them "
+                    "(VectorStoreIndex does this with its embed_model)"
+                )
+            dense.append(node.embedding)
+        self._store.ensure_schema(
+            text_schema(
+                len(dense[0]),
+                self._embed_model,
+                self._sparse,
+                dense_name=self.vector_name,
+                sparse_name=self.sparse_vector_name,
+                distance=self.distance,
+            )
+        )
+        _, metadatas, ids = prepare_texts(
+            texts, [node.metadata for node in nodes], [node.node_id for node in nodes]
+        )
+        return text_records(
+            texts,
+            dense,
+            sparse,
+            metadatas,
+            ids,
+            doc_ids=[node.ref_doc_id for node in nodes],
+            dense_name=self.vector_name,
+            sparse_name=self.sparse_vector_name,
+        )
+
+    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        self._store.delete(doc_id=ref_doc_id)
+
+    async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        await self._store.adelete(doc_id=ref_doc_id)
+
+    def delete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        if node_ids is not None:
+            self._store.delete(node_ids, filter=to_qdrant_filter(filters))
+        elif filters is not None:
+            self._store.delete(filter=to_qdrant_filter(filters))
+
+    def get_nodes(
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
+    ) -> list[BaseNode]:
+        condition = to_qdrant_filter(filters)
+        if node_ids is not None:
+            if condition is not None:
+                condition = merge(condition, to_qdrant({s.ID: list(node_ids)}))
+                return [to_node(hit) for hit in self._store.scan(condition)]
+            return [to_node(hit) for hit in self._store.get(node_ids)]
+        return [to_node(hit) for hit in self._store.scan(condition)]
+
+    def clear(self) -> None:
+        self._store.drop()
+
+    # -- querying ------------------------------------------------------------------
+    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        mode, k, condition = self._plan(query)
+        sparse = None
+        if mode in ("sparse", "hybrid") and self._sparse is not None:
+            sparse = self._sparse.embed_query_sparse(query.query_str or "")
+        return self._run(query, mode, k, condition, sparse)
+
+    async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        mode, k, condition = self._plan(query)
+        sparse = None
+        if mode in ("sparse", "hybrid") and self._sparse is not None:
+            sparse = await self._sparse.aembed_query_sparse(query.query_str or "")
+        return self._run(query, mode, k, condition, sparse)
+
+    def _plan(self, query: VectorStoreQuery) -> tuple[str, int, models.Filter | None]:
+        if query.mode == VectorStoreQueryMode.MMR:
+            mode = "mmr"
+        elif query.mode in _MODES:
+            mode = _MODES[query.mode]
+        else:
+            raise InvalidInputError(f"query mode {query.mode!r} is not supported by msearch")
+        if mode in ("sparse", "hybrid"):
+            if self._sparse is None:
+                raise InvalidInputError(f"{mode} queries need sparse_embedding=...")
+            if not query.query_str:
+                raise InvalidInputError(f"{mode} queries need the query text (query_str)")
+        k = query.similarity_top_k
+        if mode == "sparse" and query.sparse_top_k:
+            k = query.sparse_top_k
+        if mode == "hybrid" and query.hybrid_top_k:
+            k = query.hybrid_top_k
+        condition = to_qdrant_filter(query.filters)
+        if query.doc_ids:
+            condition = merge(condition, to_qdrant({s.DOC_ID: list(query.doc_ids)}))
+        if query.node_ids:
+            condition = merge(condition, to_qdrant({s.ID: list(query.node_ids)}))
+        return mode, k, condition
+
+    def _run(
+        self, query: VectorStoreQuery, mode: str, k: int, condition: Any, sparse: Any
+    ) -> VectorStoreQueryResult:
+        dense = query.query_embedding
+        if mode != "sparse":
+            if dense is None:
+                raise InvalidInputError(f"a {mode} query needs query_embedding")
+            if not check_query_model(self._store, self.vector_name, len(dense), self._embed_model):
+                return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+        elif self._store.schema is None:
+            return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+        if mode == "mmr":
+            lambda_mult = 0.5 if query.mmr_threshold is None else query.mmr_threshold
+            hits = self._store.mmr_query(
+                self.vector_name, dense, k, condition, lambda_mult=lambda_mult
+            )
+        else:
+            hits = search(
+                self._store,
+                mode,
+                dense=dense,
+                sparse=sparse,
+                k=k,
+                filter=condition,
+                dense_name=self.vector_name,
+                sparse_name=self.sparse_vector_name,
+            )
+        return VectorStoreQueryResult(
+            nodes=[to_node(hit) for hit in hits],
+            similarities=[float(hit.score or 0.0) for hit in hits],
+            ids=[hit.id for hit in hits],
+        )
+
+
+def to_node(hit: Hit) -> TextNode:
+    """A TextNode with the id, text and metadata it was added with."""
+    relationships = {}
+    if hit.doc_id:
+        relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=hit.doc_id)
+    return TextNode(
+        id_=hit.id,
+        text=hit.content or "",
+        metadata=dict(hit.metadata),
+        relationships=relationships,
+    )
+
+
+def _texts(nodes: Sequence[BaseNode]) -> tuple[list[str], list[str]]:
+    """Stored text (content alone) and the text the sparse model sees (as embedded)."""
+    stored = [node.get_content(metadata_mode=MetadataMode.NONE) for node in nodes]
+    embedded = [node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes]
+    return stored, embedded
+
+
+def to_qdrant_filter(filters: MetadataFilters | None) -> models.Filter | None:
+    """LlamaIndex metadata filters as a Qdrant filter over msearch's ``metadata`` payload."""
+    if filters is None or not filters.filters:
+        return None
+    conditions: list[Any] = []
+    for item in filters.filters:
+        if isinstance(item, MetadataFilters):
+            conditions.append(to_qdrant_filter(item))
+        else:
+            conditions.append(_condition(item))
+    if filters.condition == FilterCondition.OR:
+        return models.Filter(should=conditions)
+    if filters.condition == FilterCondition.NOT:
+        return models.Filter(must_not=conditions)
+    return models.Filter(must=conditions)
+
+
+def _condition(item: MetadataFilter) -> Any:
+    key, op = f"{s.METADATA}.{item.key}", item.operator
+    value: Any = item.value
+    if op == FilterOperator.EQ:
+        return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+    if op == FilterOperator.NE:
+        match = models.FieldCondition(key=key, match=models.MatchValue(value=value))
+        return models.Filter(must_not=[match])
+    ranges = {
+        FilterOperator.GT: "gt",
+        FilterOperator.GTE: "gte",
+        FilterOperator.LT: "lt",
+        FilterOperator.LTE: "lte",
+    }
+    if op in ranges:
+        return models.FieldCondition(key=key, range=models.Range(**{ranges[op]: value}))
+    if op in (FilterOperator.IN, FilterOperator.ANY):
+        return models.FieldCondition(key=key, match=models.MatchAny(any=list(value)))
+    if op == FilterOperator.NIN:
+        return models.FieldCondition(key=key, match=models.MatchExcept(**{"except": list(value)}))
+    if op == FilterOperator.ALL:
+        return models.Filter(
+            must=[models.FieldCondition(key=key, match=models.MatchValue(value=v)) for v in value]
+        )
+    if op == FilterOperator.CONTAINS:
+        return models.FieldCondition(key=key, match=models.MatchAny(any=[value]))
+    if op == FilterOperator.TEXT_MATCH:
+        return models.FieldCondition(key=key, match=models.MatchText(text=value))
+    if op == FilterOperator.IS_EMPTY:
+        return models.IsEmptyCondition(is_empty=models.PayloadField(key=key))
+    raise InvalidInputError(f"filter operator {op!r} is not supported by msearch's store")
