@@ -111,7 +111,9 @@ class _TransformersModel(BlockingModel):
 
     def _model_dim(self) -> int:
         model, _processor = self.loaded
-        return int(model.config.projection_dim)
+        # CLIP and CLAP project both towers to projection_dim; SigLIP has no projection.
+        projection = getattr(model.config, "projection_dim", None)
+        return int(projection or model.config.text_config.hidden_size)
 
 
 class TransformersImageEmbedder(_TransformersModel, ImageEmbedderBase):
