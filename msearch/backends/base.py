@@ -205,6 +205,7 @@ class TextEmbedderBase(abc.ABC):
         self.normalize = normalize
         self.dimensions = dimensions
         self.task = task if task is not None else spec.default_task
+        self._dim: int | None = None
 
     # -- what backends implement -------------------------------------------------------
     @abc.abstractmethod
@@ -218,7 +219,14 @@ class TextEmbedderBase(abc.ABC):
     # -- public API ------------------------------------------------------------------
     @property
     def dim(self) -> int:
-        return self.dimensions or self.spec.dim or self._model_dim()
+        """Output size; read from the model (loading it) when the spec does not say."""
+        if self._dim is None:
+            self._dim = self.spec.dim or self._model_dim()
+            if self.dimensions is not None and self.dimensions > self._dim:
+                raise InvalidInputError(
+                    f"dimensions={self.dimensions} is larger than {self.spec.name}'s {self._dim}"
+                )
+        return self.dimensions or self._dim
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         inputs = self._document_inputs(texts)
@@ -251,7 +259,7 @@ class TextEmbedderBase(abc.ABC):
         return prompt + check_text(text)
 
     def _empty(self) -> np.ndarray:
-        return np.zeros((0, self.dimensions or self.spec.dim or 0), dtype=np.float32)
+        return np.zeros((0, self.dim), dtype=np.float32)
 
     def _finish(self, vectors: Any) -> np.ndarray:
         out = np.asarray(vectors, dtype=np.float32)

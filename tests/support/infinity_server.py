@@ -89,3 +89,8 @@ def wait_until_healthy(
     raise RuntimeError(
         f"infinity server not healthy after {timeout} s:\n{log_path.read_text()[-4000:]}"
     )
+
+
+def served_name(model_path: str) -> str:
+    """The name infinity serves a local folder under: its last two path parts."""
+    return "/".join(Path(model_path).parts[-2:])

@@ -1,0 +1,60 @@
+"""The core pieces that need no model: registry, batching, input checks."""
+
+import numpy as np
+import pytest
+
+from msearch.backends import backend_class
+from msearch.backends.base import check_texts, l2_normalize
+from msearch.batching import scatter, sorted_batches
+from msearch.models import ModelSpec, get_spec, register, resolve_spec
+
+
+def test_registry_knows_minilm() -> None:
+    spec = get_spec("sentence-transformers/all-MiniLM-L6-v2")
+    assert (spec.dim, spec.max_tokens) == (384, 256)
+
+
+def test_unregistered_model_takes_overrides() -> None:
+    spec = resolve_spec("/models/my-model", dim=128, query_prompt="query: ")
+    assert (spec.name, spec.dim, spec.query_prompt) == ("/models/my-model", 128, "query: ")
+
+
+def test_overrides_reject_unknown_fields() -> None:
+    with pytest.raises(TypeError, match="unknown model field"):
+        resolve_spec("x").with_overrides(dimz=3)
+
+
+def test_register_adds_a_model() -> None:
+    register(ModelSpec(name="test/registered", dim=7))
+    assert resolve_spec("test/registered").dim == 7
+
+
+def test_sorted_batches_cover_every_item_once_longest_first() -> None:
+    items = ["a" * n for n in (3, 10, 1, 7, 5)]
+    batches = sorted_batches(items, 2)
+    assert sorted(i for batch in batches for i in batch) == list(range(5))
+    assert [len(items[i]) for batch in batches for i in batch] == [10, 7, 5, 3, 1]
+
+
+def test_scatter_restores_order() -> None:
+    items = ["bb", "a", "ccc"]
+    batches = sorted_batches(items, 2)
+    results = [(batch, [items[i].upper() for i in batch]) for batch in batches]
+    assert scatter(results, 3) == ["BB", "A", "CCC"]
+
+
+def test_check_texts_names_the_bad_item() -> None:
+    with pytest.raises(TypeError, match=r"texts\[2\] is int"):
+        check_texts(["a", "b", 3])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="not a single string"):
+        check_texts("abc")
+
+
+def test_l2_normalize_keeps_zero_rows_finite() -> None:
+    out = l2_normalize(np.array([[3.0, 4.0], [0.0, 0.0]], dtype=np.float32))
+    np.testing.assert_allclose(out, [[0.6, 0.8], [0.0, 0.0]])
+
+
+def test_unknown_backend_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="sentence-transformers"):
+        backend_class("text", "no-such-backend")
