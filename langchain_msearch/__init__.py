@@ -1,5 +1,8 @@
 """LangChain integrations for msearch: local embeddings, rerankers and Qdrant search."""
 
 from langchain_msearch.embeddings import MSearchEmbeddings
+from langchain_msearch.rerank import MSearchReranker
+from langchain_msearch.retrievers import MSearchRetriever
+from langchain_msearch.vectorstores import MSearchVectorStore
 
-__all__ = ["MSearchEmbeddings"]
+__all__ = ["MSearchEmbeddings", "MSearchReranker", "MSearchRetriever", "MSearchVectorStore"]
