@@ -1,5 +1,8 @@
 """LlamaIndex integrations for msearch: local embeddings, rerankers and Qdrant search."""
 
 from llamaindex_msearch.embeddings import MSearchEmbedding
+from llamaindex_msearch.rerank import MSearchRerank
+from llamaindex_msearch.retrievers import MSearchRetriever
+from llamaindex_msearch.vector_store import MSearchVectorStore
 
-__all__ = ["MSearchEmbedding"]
+__all__ = ["MSearchEmbedding", "MSearchRerank", "MSearchRetriever", "MSearchVectorStore"]
