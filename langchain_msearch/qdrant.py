@@ -71,7 +71,7 @@ def qdrant_vectorstore(
             collection_name=collection_name,
             vectors_config={
                 dense_name: models.VectorParams(
-                    size=len(embedding.embed_query("dimension probe")),
+                    size=_dimension(embedding),
                     distance=models.Distance.COSINE,
                 )
             },
@@ -91,6 +91,15 @@ def qdrant_vectorstore(
         sparse_vector_name=sparse_name,
         **store_options,
     )
+
+
+def _dimension(embedding: Embeddings) -> int:
+    """The embedding size: declared by msearch's models, else measured on a probe text."""
+    for owner in (getattr(embedding, "embedder", None), embedding):
+        dim = getattr(owner, "dim", None)
+        if isinstance(dim, int) and dim > 0:
+            return dim
+    return len(embedding.embed_query("dimension probe"))
 
 
 def _stock_sparse(model: Any) -> SparseEmbeddings:
