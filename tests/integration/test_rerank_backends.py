@@ -15,7 +15,7 @@ import pytest
 
 from msearch.backends import backend_class
 from msearch.backends.base import RerankerBase, RerankResult
-from msearch.errors import InvalidInputError
+from msearch.errors import BackendError, InvalidInputError
 from msearch.rerank import reranker
 from tests.support.infinity_server import served_name
 from tests.support.tiny_cross_encoder import MAX_LENGTH
@@ -129,3 +129,9 @@ def test_bad_input(ranker: RerankerBase, expected: np.ndarray) -> None:
         ranker.rerank("  ", DOCUMENTS)
     with pytest.raises(InvalidInputError, match="top_n"):
         ranker.rerank(QUERY, DOCUMENTS, top_n=0)
+
+
+def test_server_names_a_model_it_does_not_serve(infinity_url: str, tiny_cross_encoder: str) -> None:
+    built = reranker(tiny_cross_encoder, "infinity-server", url=infinity_url, server_model="nope")
+    with pytest.raises(BackendError, match="refused /rerank with HTTP 400"):
+        built.rerank(QUERY, DOCUMENTS)
