@@ -1,8 +1,9 @@
 """Images and audio from whatever callers hold, turned into what models take.
 
-Images come from a path, bytes, a PIL image, a numpy array, a ``data:`` URI or an http(s)
-URL and leave as RGB PIL images. Audio comes from a path (anything soundfile reads: wav,
-flac, ogg, mp3), bytes, an ``(array, sample_rate)`` pair or an ``Audio`` and leaves as mono
+Images come from a path, bytes, a binary file object (``BytesIO``), a PIL image, a numpy
+array, a ``data:`` URI or an http(s) URL and leave as RGB PIL images. Audio comes from a path
+(anything soundfile reads: wav, flac, ogg, mp3), bytes, a binary file object, an
+``(array, sample_rate)`` pair or an ``Audio`` and leaves as mono
 float32 at the model's rate, resampled with soxr.
 
 Audio longer than a model's window is cut into fixed windows (``audio_windows``): a window of
@@ -55,7 +56,8 @@ def describe(item: Any) -> str:
         return f"audio array {np.shape(item[0])} at {item[1]} Hz"
     if isinstance(item, np.ndarray):
         return f"array {item.shape}"
-    return type(item).__name__
+    name = getattr(item, "name", None)
+    return name if isinstance(name, str) else type(item).__name__
 
 
 def is_url(text: str) -> bool:
@@ -84,6 +86,8 @@ def load_images(
 def _image_bytes(item: Any, timeout: float, max_bytes: int) -> bytes:
     if isinstance(item, bytes | bytearray | memoryview):
         return bytes(item)
+    if isinstance(item, io.IOBase):
+        return _read_stream(item)
     if isinstance(item, str) and is_url(item):
         return fetch_url(item, timeout=timeout, max_bytes=max_bytes)
     if isinstance(item, str) and item.startswith("data:"):
@@ -181,6 +185,16 @@ def fetch_url(
         raise MediaError(f"{url} could not be fetched: {type(err).__name__}: {err}") from err
 
 
+def _read_stream(stream: io.IOBase) -> bytes:
+    """All bytes of an open binary file or BytesIO (from its start, when it can seek)."""
+    if stream.seekable():
+        stream.seek(0)
+    data = stream.read()
+    if not isinstance(data, bytes):
+        raise MediaError(f"{describe(stream)} is a text stream; open media files in binary mode")
+    return data
+
+
 def _read_file(path: str | os.PathLike[str]) -> bytes:
     try:
         return Path(path).expanduser().read_bytes()
@@ -250,6 +264,8 @@ def _check_rate(rate: Any, name: str) -> int:
 def _audio_bytes(item: Any) -> bytes:
     if isinstance(item, bytes | bytearray | memoryview):
         return bytes(item)
+    if isinstance(item, io.IOBase):
+        return _read_stream(item)
     if isinstance(item, str) and item.startswith("data:"):
         return decode_data_uri(item)
     if isinstance(item, str) and is_url(item):

@@ -1,0 +1,130 @@
+"""LangChain retrievers over images and audio in msearch's collection.
+
+A string query is text (through the model's text tower) unless it is an existing file, a
+data URI or a URL: then it is an example image or clip, and the retriever finds similar ones.
+``similar_to`` takes an example in any form (PIL image, bytes, ``(array, rate)`` ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from msearch.crossmodal import MediaCollection
+from msearch.store import Hit, Store
+
+
+def to_document(hit: Hit) -> Document:
+    """A Document whose metadata carries source, modality, score and id beside the caller's."""
+    metadata = {
+        **hit.metadata,
+        "source": hit.source,
+        "modality": hit.modality,
+        "score": hit.score,
+        "id": hit.id,
+    }
+    return Document(page_content=hit.content or "", metadata=metadata, id=hit.id)
+
+
+def _embedder(embeddings: Any) -> Any:
+    return getattr(embeddings, "embedder", embeddings)
+
+
+class _MediaRetriever(BaseRetriever):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    collection: MediaCollection
+    k: int = 4
+    filter: Any = None
+
+    def _search(self, query: Any) -> list[Hit]:
+        raise NotImplementedError
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        return [to_document(hit) for hit in self._search(query)]
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        import asyncio
+
+        hits = await asyncio.to_thread(self._search, query)
+        return [to_document(hit) for hit in hits]
+
+    def similar_to(self, example: Any) -> list[Document]:
+        """Documents similar to an example item in any accepted form."""
+        return [to_document(hit) for hit in self._search(example)]
+
+    async def asimilar_to(self, example: Any) -> list[Document]:
+        import asyncio
+
+        return [to_document(hit) for hit in await asyncio.to_thread(self._search, example)]
+
+
+class MSearchImageRetriever(_MediaRetriever):
+    """Images by text (text->image) or by example image (image->image).
+
+    Example:
+        .. code-block:: python
+
+            from langchain_msearch import MSearchImageEmbeddings, MSearchImageRetriever
+            from msearch.store import Store
+
+            embeddings = MSearchImageEmbeddings(model="openai/clip-vit-base-patch32")
+            retriever = MSearchImageRetriever.from_store(Store("media", path="db"), embeddings)
+            retriever.add_images(["cat.jpg", "dog.png"])
+            docs = retriever.invoke("a photo of a cat")        # text -> image
+            docs = retriever.invoke("cat.jpg")                 # image -> image
+    """
+
+    @classmethod
+    def from_store(cls, store: Store, embeddings: Any, **fields: Any) -> MSearchImageRetriever:
+        """A retriever on ``store`` with an ``MSearchImageEmbeddings`` or msearch image embedder."""
+        return cls(collection=MediaCollection(store, image=_embedder(embeddings)), **fields)
+
+    def add_images(self, images: list[Any], **options: Any) -> Any:
+        """Index images (see ``MediaCollection.add_images``); returns its report."""
+        return self.collection.add_images(images, **options)
+
+    def _search(self, query: Any) -> list[Hit]:
+        return self.collection.search_images(query, self.k, self.filter)
+
+
+class MSearchAudioRetriever(_MediaRetriever):
+    """Audio windows by text (text->audio) or by example clip (audio->audio).
+
+    Each Document is one window of a clip; ``metadata`` has ``start_s`` and ``end_s``.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_msearch import MSearchAudioEmbeddings, MSearchAudioRetriever
+            from msearch.store import Store
+
+            embeddings = MSearchAudioEmbeddings(model="laion/clap-htsat-unfused")
+            retriever = MSearchAudioRetriever.from_store(Store("media", path="db"), embeddings)
+            retriever.add_audio(["bark.wav", "rain.flac"])
+            docs = retriever.invoke("a dog barking")           # text -> audio
+            docs = retriever.invoke("bark.wav")                # audio -> audio
+    """
+
+    @classmethod
+    def from_store(cls, store: Store, embeddings: Any, **fields: Any) -> MSearchAudioRetriever:
+        """A retriever on ``store`` with an ``MSearchAudioEmbeddings`` or msearch audio embedder."""
+        return cls(collection=MediaCollection(store, audio=_embedder(embeddings)), **fields)
+
+    def add_audio(self, audios: list[Any], **options: Any) -> Any:
+        """Index audio (see ``MediaCollection.add_audio``); returns its report."""
+        return self.collection.add_audio(audios, **options)
+
+    def _search(self, query: Any) -> list[Hit]:
+        return self.collection.search_audio(query, self.k, self.filter)

@@ -1,0 +1,301 @@
+"""Images and audio in msearch's collection: indexing, same-modality and cross-modal search.
+
+``MediaCollection`` sits on a ``Store`` and the embedders of each modality. Images become one
+point each on the ``image`` named vector; audio becomes one point per fixed window on the
+``audio`` named vector, with the window's ``start_s``/``end_s`` in its metadata; text written
+by the text adapters lives on ``text`` in the same collection.
+
+Cross-modal search (``search``) embeds the text query once per model (the text model for
+``text``, the CLIP/SigLIP text tower for ``image``, the CLAP text tower for ``audio``),
+searches each named vector, and fuses the ranked lists with reciprocal rank fusion inside
+Qdrant. Ranks, not scores, are fused because cosine scores of different models are not on one
+scale: a CLAP 0.3 and a MiniLM 0.3 mean different things.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from msearch import media
+from msearch.backends.base import AudioEmbedder, ImageEmbedder, TextEmbedder
+from msearch.errors import InvalidInputError, MediaError
+from msearch.store import AUDIO, IMAGE, TEXT, Distance, Hit, Record, Schema, Store, VectorSpec
+from msearch.store.embedders import model_id
+from msearch.store.schema import chunk_id
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".opus"})
+
+
+@dataclass
+class IndexReport:
+    """What an indexing call did: ids written, and the items skipped with the reason."""
+
+    added: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def merge(self, other: IndexReport) -> IndexReport:
+        return IndexReport(self.added + other.added, self.skipped + other.skipped)
+
+
+class MediaCollection:
+    """Index images and audio into one msearch collection and search it by text or example.
+
+    >>> from msearch.crossmodal import MediaCollection
+    >>> from msearch.multimodal import audio_embedder, image_embedder
+    >>> from msearch.store import Store
+    >>> media = MediaCollection(  # doctest: +SKIP
+    ...     Store("media", location=":memory:"),
+    ...     image=image_embedder("openai/clip-vit-base-patch32"),
+    ...     audio=audio_embedder("laion/clap-htsat-unfused"),
+    ... )
+    >>> report = media.add_folder("my_media/")  # doctest: +SKIP
+    >>> report.skipped  # doctest: +SKIP
+    [('my_media/broken.png', 'my_media/broken.png is not a readable image: ...')]
+    >>> [hit.source for hit in media.search_images("a red circle", k=3)]  # doctest: +SKIP
+    ['my_media/red-circle.png', ...]
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        image: ImageEmbedder | None = None,
+        audio: AudioEmbedder | None = None,
+        text: TextEmbedder | None = None,
+        distance: Distance | str = Distance.COSINE,
+    ) -> None:
+        if image is None and audio is None and text is None:
+            raise InvalidInputError("give at least one of image=, audio= or text= embedders")
+        self.store = store
+        self.image = image
+        self.audio = audio
+        self.text = text
+        self.distance = Distance(distance)
+        self._ready = False
+
+    def schema(self) -> Schema:
+        """The named vectors this collection needs: one per embedder given."""
+        embedders = {TEXT: self.text, IMAGE: self.image, AUDIO: self.audio}
+        return Schema(
+            vectors={
+                name: VectorSpec(embedder.dim, self.distance, model=model_id(embedder))
+                for name, embedder in embedders.items()
+                if embedder is not None
+            }
+        )
+
+    def _ensure(self) -> None:
+        if not self._ready:
+            self.store.ensure_schema(self.schema())
+            self._ready = True
+
+    # -- indexing ------------------------------------------------------------------
+    def add_images(
+        self,
+        images: Sequence[Any],
+        *,
+        ids: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+        skip_errors: bool = True,
+    ) -> IndexReport:
+        """Embed and store images; unreadable ones are skipped and reported (or raise)."""
+        embedder = self._need(self.image, "image")
+        _check_lengths(images, ids=ids, metadatas=metadatas)
+        report, records = IndexReport(), []
+        loaded = []
+        for position, item in enumerate(images):
+            name = media.describe(item)
+            try:
+                picture = media.load_image(
+                    item,
+                    timeout=getattr(embedder, "url_timeout", media.URL_TIMEOUT_S),
+                    max_bytes=getattr(embedder, "max_image_bytes", media.URL_MAX_BYTES),
+                )
+            except MediaError as err:
+                self._skip(report, name, err, skip_errors)
+                continue
+            loaded.append((position, name, picture))
+        if loaded:
+            vectors = embedder.embed_images([picture for _, _, picture in loaded])
+            for (position, name, picture), vector in zip(loaded, vectors, strict=True):
+                source = _source(images[position])
+                digest = hashlib.sha256(picture.tobytes()).hexdigest()
+                records.append(
+                    Record(
+                        id=_pick(ids, position) or (source or f"image:{digest}"),
+                        vectors={IMAGE: vector},
+                        content=source or name,
+                        metadata=dict(_pick(metadatas, position) or {}),
+                        source=source,
+                        modality=IMAGE,
+                        doc_id=source,
+                        chunk=0,
+                        content_hash=digest,
+                    )
+                )
+        return self._write(report, records)
+
+    def add_audio(
+        self,
+        audios: Sequence[Any],
+        *,
+        ids: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+        skip_errors: bool = True,
+    ) -> IndexReport:
+        """Embed and store audio, one point per fixed window (``start_s``/``end_s`` in metadata).
+
+        A clip's points have ids ``"<id>#<window>"``, where ``<id>`` is the caller's id, else
+        the file's path, else a hash of the samples.
+        """
+        embedder = self._need(self.audio, "audio")
+        _check_lengths(audios, ids=ids, metadatas=metadatas)
+        report, records = IndexReport(), []
+        windows: list[tuple[int, int, media.AudioWindow]] = []
+        for position, item in enumerate(audios):
+            try:
+                parts = embedder.load_windows(item)  # type: ignore[attr-defined]
+            except MediaError as err:
+                self._skip(report, media.describe(item), err, skip_errors)
+                continue
+            windows.extend((position, index, window) for index, window in enumerate(parts))
+        if windows:
+            vectors = embedder.embed_audio([window for _, _, window in windows])
+            digests: dict[int, str] = {}
+            for (position, index, window), vector in zip(windows, vectors, strict=True):
+                source = _source(audios[position])
+                digest = hashlib.sha256(window.samples.tobytes()).hexdigest()
+                base = _pick(ids, position) or source or digests.setdefault(position, digest)
+                records.append(
+                    Record(
+                        id=chunk_id(base, index),
+                        vectors={AUDIO: vector},
+                        content=source or window.source,
+                        metadata={
+                            **(_pick(metadatas, position) or {}),
+                            "start_s": window.start,
+                            "end_s": window.end,
+                        },
+                        source=source,
+                        modality=AUDIO,
+                        doc_id=source or base,
+                        chunk=index,
+                        content_hash=digest,
+                    )
+                )
+        return self._write(report, records)
+
+    def add_folder(self, folder: str | os.PathLike[str], *, recursive: bool = True) -> IndexReport:
+        """Index every image and audio file under ``folder`` (by suffix), skipping bad ones."""
+        root = Path(folder)
+        if not root.is_dir():
+            raise InvalidInputError(f"{folder} is not a folder")
+        files = sorted(path for path in (root.rglob("*") if recursive else root.iterdir()))
+        images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+        audio = [p for p in files if p.suffix.lower() in AUDIO_SUFFIXES]
+        report = IndexReport()
+        if images and self.image is not None:
+            report = report.merge(self.add_images(images))
+        if audio and self.audio is not None:
+            report = report.merge(self.add_audio(audio))
+        return report
+
+    async def aadd_images(self, images: Sequence[Any], **options: Any) -> IndexReport:
+        return await asyncio.to_thread(self.add_images, images, **options)
+
+    async def aadd_audio(self, audios: Sequence[Any], **options: Any) -> IndexReport:
+        return await asyncio.to_thread(self.add_audio, audios, **options)
+
+    async def aadd_folder(self, folder: str | os.PathLike[str], **options: Any) -> IndexReport:
+        return await asyncio.to_thread(self.add_folder, folder, **options)
+
+    # -- searching -----------------------------------------------------------------
+    def search_images(self, query: Any, k: int = 4, filter: Any = None) -> list[Hit]:
+        """Images nearest to a text (``str``) or to an example image (any other image form)."""
+        embedder = self._need(self.image, "image")
+        if isinstance(query, str) and not _looks_like_media(query):
+            vector = embedder.embed_query(query)
+        else:
+            vector = embedder.embed_images([query])[0]
+        return self.store.query(IMAGE, vector, k, filter)
+
+    def search_audio(self, query: Any, k: int = 4, filter: Any = None) -> list[Hit]:
+        """Audio windows nearest to a text (``str``) or to an example clip."""
+        embedder = self._need(self.audio, "audio")
+        if isinstance(query, str) and not _looks_like_media(query):
+            vector = embedder.embed_query(query)
+        else:
+            vector = embedder.embed_audio([query])[0]
+        return self.store.query(AUDIO, vector, k, filter)
+
+    def search(self, text: str, k: int = 4, filter: Any = None) -> list[Hit]:
+        """Text, images and audio for one text query, fused by rank (RRF) across modalities."""
+        vectors = {
+            name: embedder.embed_query(text)
+            for name, embedder in ((TEXT, self.text), (IMAGE, self.image), (AUDIO, self.audio))
+            if embedder is not None
+        }
+        return self.store.fused_query(vectors, k, filter, fusion="rrf")
+
+    async def asearch_images(self, query: Any, k: int = 4, filter: Any = None) -> list[Hit]:
+        return await asyncio.to_thread(self.search_images, query, k, filter)
+
+    async def asearch_audio(self, query: Any, k: int = 4, filter: Any = None) -> list[Hit]:
+        return await asyncio.to_thread(self.search_audio, query, k, filter)
+
+    async def asearch(self, text: str, k: int = 4, filter: Any = None) -> list[Hit]:
+        return await asyncio.to_thread(self.search, text, k, filter)
+
+    # -- helpers -------------------------------------------------------------------
+    @staticmethod
+    def _need(embedder: Any, what: str) -> Any:
+        if embedder is None:
+            raise InvalidInputError(f"this MediaCollection has no {what} embedder ({what}=...)")
+        return embedder
+
+    @staticmethod
+    def _skip(report: IndexReport, name: str, err: MediaError, skip_errors: bool) -> None:
+        if not skip_errors:
+            raise err
+        log.warning("skipped %s: %s", name, err)
+        report.skipped.append((name, str(err)))
+
+    def _write(self, report: IndexReport, records: list[Record]) -> IndexReport:
+        if records:
+            self._ensure()
+            report.added.extend(self.store.upsert(records))
+        return report
+
+
+def _source(item: Any) -> str | None:
+    """The path or URL an item came from, if it has one."""
+    if isinstance(item, os.PathLike) or (isinstance(item, str) and not item.startswith("data:")):
+        return os.fspath(item)
+    return None
+
+
+def _looks_like_media(query: str) -> bool:
+    """A string query is an example, not text, when it is a data URI, a URL or a file."""
+    if query.startswith("data:") or media.is_url(query):
+        return True
+    return len(query) < 4096 and Path(query).is_file()
+
+
+def _pick(values: Sequence[Any] | None, position: int) -> Any:
+    return None if values is None else values[position]
+
+
+def _check_lengths(items: Sequence[Any], **columns: Sequence[Any] | None) -> None:
+    for name, values in columns.items():
+        if values is not None and len(values) != len(items):
+            raise InvalidInputError(f"{name} has {len(values)} entries for {len(items)} items")
