@@ -5,6 +5,7 @@ from langchain_msearch.multimodal import MSearchAudioEmbeddings, MSearchImageEmb
 from langchain_msearch.multimodal_retrievers import MSearchAudioRetriever, MSearchImageRetriever
 from langchain_msearch.rerank import MSearchReranker
 from langchain_msearch.retrievers import MSearchRetriever
+from langchain_msearch.sparse import MSearchSparseEmbeddings
 from langchain_msearch.vectorstores import MSearchVectorStore
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "MSearchImageRetriever",
     "MSearchReranker",
     "MSearchRetriever",
+    "MSearchSparseEmbeddings",
     "MSearchVectorStore",
 ]

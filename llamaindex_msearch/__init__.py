@@ -5,6 +5,7 @@ from llamaindex_msearch.multimodal import MSearchAudioEmbedding, MSearchImageEmb
 from llamaindex_msearch.multimodal_retrievers import MSearchAudioRetriever, MSearchImageRetriever
 from llamaindex_msearch.rerank import MSearchRerank
 from llamaindex_msearch.retrievers import MSearchRetriever
+from llamaindex_msearch.sparse import MSearchSparseEmbedding, sparse_encoders
 from llamaindex_msearch.vector_store import MSearchVectorStore
 
 __all__ = [
@@ -15,5 +16,7 @@ __all__ = [
     "MSearchImageRetriever",
     "MSearchRerank",
     "MSearchRetriever",
+    "MSearchSparseEmbedding",
     "MSearchVectorStore",
+    "sparse_encoders",
 ]
