@@ -94,7 +94,12 @@ class MediaCollection:
             }
         )
 
-    def _ensure(self) -> None:
+    def ensure_schema(self) -> None:
+        """Create the collection with every modality's named vector (or check it matches).
+
+        Call it before other writers (a LlamaIndex ``MSearchVectorStore`` on ``text`` or
+        ``image``) add to the collection: its named vectors are fixed when it is created.
+        """
         if not self._ready:
             self.store.ensure_schema(self.schema())
             self._ready = True
@@ -272,7 +277,7 @@ class MediaCollection:
 
     def _write(self, report: IndexReport, records: list[Record]) -> IndexReport:
         if records:
-            self._ensure()
+            self.ensure_schema()
             report.added.extend(self.store.upsert(records))
         return report
 

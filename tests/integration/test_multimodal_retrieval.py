@@ -218,3 +218,42 @@ async def test_llamaindex_retrievers(
     assert len(clips) == 2 and clips[0].node.metadata["modality"] == "audio"
     assert str(own[0].node.audio_resource.path) == str(folder.audio[3])  # type: ignore[union-attr]
     assert own[0].score == pytest.approx(1.0, abs=1e-4)
+
+
+def test_llamaindex_multimodal_vector_store_index_over_msearch_store(
+    tiny_clip: str, minilm: str, folder: MediaFolder
+) -> None:
+    from llama_index.core import StorageContext
+    from llama_index.core.indices import MultiModalVectorStoreIndex
+    from llama_index.core.schema import Document as LlamaDocument
+    from llama_index.core.schema import ImageDocument
+
+    from llamaindex_msearch import MSearchEmbedding, MSearchVectorStore
+
+    store = Store("multimodal-index", location=":memory:")
+    clip = MSearchImageEmbedding(model=tiny_clip)
+    text = MSearchEmbedding(model=minilm)
+    # The collection's named vectors are fixed at creation: create it with both.
+    MediaCollection(store, image=clip.embedder, text=text.embedder).ensure_schema()
+    context = StorageContext.from_defaults(
+        vector_store=MSearchVectorStore(store=store, embed_model=text, vector_name="text"),
+        image_store=MSearchVectorStore(store=store, embed_model=clip, vector_name="image"),
+    )
+    documents = [
+        *(ImageDocument(image_path=str(p), metadata={"file": p.name}) for p in folder.images),
+        LlamaDocument(text="Circles are round shapes."),
+    ]
+    index = MultiModalVectorStoreIndex.from_documents(
+        documents, storage_context=context, embed_model=text, image_embed_model=clip
+    )
+    retriever = index.as_retriever(similarity_top_k=1, image_similarity_top_k=2)
+
+    own = retriever.image_to_image_retrieve(str(folder.images[2]))
+    by_text = retriever.text_to_image_retrieve("a red circle")
+    both = retriever.retrieve("a red circle")
+
+    assert own[0].node.metadata["file"] == folder.images[2].name
+    assert own[0].score == pytest.approx(1.0, abs=1e-4)
+    assert len(by_text) == 2 and all("file" in hit.node.metadata for hit in by_text)
+    assert any(hit.node.get_content() == "Circles are round shapes." for hit in both)
+    assert store.count() == len(folder.images) + 1
