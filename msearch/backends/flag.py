@@ -46,11 +46,11 @@ MEMO_SIZE = 4096
 class _Runtime:
     """One loaded FlagEmbedding model, shared by every embedder on the same folder and setup."""
 
-    def __init__(self, flag: Any, m3: bool, device: str, max_length: int) -> None:
+    def __init__(self, flag: Any, m3: bool, device: str, default_max_length: int) -> None:
         self.flag = flag
         self.m3 = m3
         self.device = device
-        self.max_length = max_length
+        self.default_max_length = default_max_length
         self.lock = threading.RLock()
         self.dim = int(flag.model.config.hidden_size)
         self.memo: OrderedDict[tuple[str, int], tuple[np.ndarray, SparseVector]] = OrderedDict()
@@ -109,7 +109,7 @@ class FlagEmbedder(BlockingModel, TextEmbedderBase, SparseEmbedderBase):
 
     # -- loading ---------------------------------------------------------------------
     def _load(self) -> _Runtime:
-        folder = _local_folder(self.spec.name)
+        folder = local_folder(self.spec.name)
         m3 = all((Path(folder) / head).is_file() for head in _HEADS)
         if self.spec.sparse and not m3:
             raise ModelNotFoundError(
@@ -150,11 +150,14 @@ class FlagEmbedder(BlockingModel, TextEmbedderBase, SparseEmbedderBase):
             raise model_not_found(self.spec.name, err) from err
         flag.model.to(device).eval()
         limit = int(getattr(flag.tokenizer, "model_max_length", 0) or 0)
-        max_length = self.max_length or (limit if 0 < limit < 1_000_000 else 512)
-        return _Runtime(flag, m3, device, max_length)
+        return _Runtime(flag, m3, device, limit if 0 < limit < 1_000_000 else 512)
 
     def _model_dim(self) -> int:
         return int(self.loaded.dim)
+
+    def _max_length(self, runtime: _Runtime) -> int:
+        # per embedder: embedders sharing one loaded model may truncate differently
+        return self.max_length or runtime.default_max_length
 
     @property
     def is_m3(self) -> bool:
@@ -222,14 +225,15 @@ class FlagEmbedder(BlockingModel, TextEmbedderBase, SparseEmbedderBase):
                 f"{self.spec.name} has no sparse head: hybrid embeddings need a BGE-M3-style model"
             )
         with runtime.lock:
-            keys = [(text, runtime.max_length) for text in texts]
+            max_length = self._max_length(runtime)
+            keys = [(text, max_length) for text in texts]
             missing = list(dict.fromkeys(key[0] for key in keys if key not in runtime.memo))
             if missing:
                 outputs = self._run(runtime, missing, colbert=False)
                 for text, dense, sparse in zip(
                     missing, outputs["dense"], outputs["sparse"], strict=True
                 ):
-                    runtime.memo[(text, runtime.max_length)] = (dense, sparse)
+                    runtime.memo[(text, max_length)] = (dense, sparse)
             found = [runtime.memo[key] for key in keys]
             for key in keys:
                 runtime.memo.move_to_end(key)
@@ -277,7 +281,7 @@ class FlagEmbedder(BlockingModel, TextEmbedderBase, SparseEmbedderBase):
             batch,
             padding=True,
             truncation=True,
-            max_length=runtime.max_length,
+            max_length=self._max_length(runtime),
             return_tensors="pt",
         ).to(runtime.device)
         if not runtime.m3:
@@ -319,7 +323,7 @@ def _default_pooling(spec: ModelSpec) -> str:
     return spec.pooling.value
 
 
-def _local_folder(name: str) -> str:
+def local_folder(name: str) -> str:
     """A local folder holding the model: the name itself, or its hub snapshot."""
     located = locate_model(name)
     if Path(located).is_dir():

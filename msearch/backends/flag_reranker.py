@@ -22,7 +22,7 @@ import numpy as np
 from msearch._deps import require
 from msearch.backends._loading import model_not_found
 from msearch.backends.base import BlockingModel, RerankerBase
-from msearch.backends.flag import _local_folder
+from msearch.backends.flag import local_folder
 from msearch.batching import sorted_batches, with_progress
 from msearch.errors import BackendError, MSearchError
 from msearch.models import ModelSpec
@@ -75,7 +75,7 @@ class FlagReranker(BlockingModel, RerankerBase):
     def _load(self) -> _Loaded:
         flag_embedding = require("FlagEmbedding", "flag")
         torch = require("torch", "flag")
-        folder = _local_folder(self.spec.name)
+        folder = local_folder(self.spec.name)
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         llm = _is_causal_lm(folder)
         common = {

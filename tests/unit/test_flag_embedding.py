@@ -160,3 +160,13 @@ def test_long_text_is_truncated_and_empty_input_is_empty(m3: str) -> None:
     assert embedder.embed_documents([]).shape[0] == 0
     assert sparse_embedder(m3, "flag").embed_documents_sparse([]) == []
     assert embedder.embed_documents_colbert([]) == []
+
+
+def test_embedders_sharing_a_model_keep_their_own_max_length(m3: str) -> None:
+    text = "Qdrant stores dense and sparse vectors for hybrid search. " * 3
+    full = text_embedder(m3, "flag")
+    short = text_embedder(m3, "flag", max_length=8)
+    assert short.loaded is full.loaded
+    vectors = full.embed_documents([text]), short.embed_documents([text])
+    assert float(vectors[0][0] @ vectors[1][0]) < 0.9999
+    np.testing.assert_allclose(short.embed_documents([text]), vectors[1], atol=1e-6)
