@@ -33,10 +33,15 @@ Payload: ``{content, metadata, id, source, modality, doc_id, chunk, content_hash
 vector, the model and size that built it; writing another model's vectors raises
 ``SchemaMismatchError``. Engines: ``Engine`` (engine.py) is the internal seam; ``ClientEngine``
 runs on qdrant-client, and ``Store(engine=...)`` takes any other implementation.
+``EdgeEngine`` (edge.py) runs on Qdrant Edge: ``Store(..., engine="edge" | "qdrant-client" |
+"auto")``; "auto" (the default) opens a folder with the engine that wrote it and creates new
+folders on Edge. ``store.optimize()`` builds Edge's HNSW index after a bulk load;
+``EdgeOptions(hnsw_ef=..., exact=...)`` sets search parameters (``edge_options=``).
 """
 
 from msearch.errors import SchemaMismatchError, StoreError, StoreLockedError
 from msearch.store.client import Connection, default_path
+from msearch.store.edge import EdgeEngine, EdgeOptions
 from msearch.store.engine import ClientEngine, CreateOptions, Engine
 from msearch.store.records import Hit, Record
 from msearch.store.schema import (
@@ -62,6 +67,8 @@ __all__ = [
     "Connection",
     "CreateOptions",
     "Distance",
+    "EdgeEngine",
+    "EdgeOptions",
     "Engine",
     "Hit",
     "Record",

@@ -20,6 +20,7 @@ from typing import Any
 from qdrant_client import QdrantClient
 
 from msearch.errors import InvalidInputError, StoreLockedError
+from msearch.store.folders import CLIENT, check_folder
 
 MEMORY = ":memory:"
 
@@ -91,6 +92,8 @@ def connect(connection: Connection) -> QdrantClient:
     with _shared_lock:
         client, users = _shared.get(folder, (None, 0))
         if client is None:
+            # qdrant-client would start an empty store inside a Qdrant Edge folder: refuse.
+            check_folder(folder, CLIENT)
             folder.mkdir(parents=True, exist_ok=True)
             client = _open_folder(folder, connection.client_options or {})
         _shared[folder] = (client, users + 1)

@@ -8,13 +8,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from qdrant_client import QdrantClient
+from qdrant_client import QdrantClient, models
 
 from msearch.backends.base import SparseVector
 from msearch.errors import InvalidInputError, SchemaMismatchError
 from msearch.store import schema as s
-from msearch.store.client import Connection, connect, release
+from msearch.store.client import Connection
+from msearch.store.edge import EdgeOptions
 from msearch.store.engine import ClientEngine, CreateOptions, Engine, Point, Prefetch, StoredPoint
+from msearch.store.engines import open_engine
 from msearch.store.filters import Filter, merge, to_qdrant
 from msearch.store.mmr import mmr_order
 from msearch.store.records import Hit, Record, dense_array, sparse_vector
@@ -54,7 +56,8 @@ class Store:
         timeout: int | None = None,
         prefer_grpc: bool = False,
         client: QdrantClient | None = None,
-        engine: Engine | None = None,
+        engine: Engine | str | None = None,
+        edge_options: EdgeOptions | None = None,
         shard_number: int | None = None,
         replication_factor: int | None = None,
         create_options: CreateOptions | None = None,
@@ -70,9 +73,11 @@ class Store:
         self.create_options = create_options or CreateOptions(
             shard_number=shard_number, replication_factor=replication_factor
         )
-        if engine is not None:
+        if engine is not None and not isinstance(engine, str):
             self.engine: Engine = engine
         elif client is not None:
+            if engine not in (None, "auto", "qdrant-client"):
+                raise InvalidInputError(f"client=... runs on qdrant-client, not engine={engine!r}")
             self.engine = ClientEngine(client)
         else:
             connection = Connection(
@@ -85,8 +90,7 @@ class Store:
                 prefer_grpc=prefer_grpc,
                 client_options=client_options or None,
             )
-            opened = connect(connection)
-            self.engine = ClientEngine(opened, on_close=lambda: release(opened))
+            self.engine = open_engine(connection, engine or "auto", edge_options)
         self._schema: s.Schema | None = None
         self._load_schema()
         if schema is not None:
@@ -356,6 +360,32 @@ class Store:
 
     async def ammr_query(self, vector_name: str, vector: Any, *args: Any, **kw: Any) -> list[Hit]:
         return await asyncio.to_thread(self.mmr_query, vector_name, vector, *args, **kw)
+
+    # -- index building (Qdrant Edge; a server and qdrant-client's local mode need none) --
+    def optimize(self) -> bool:
+        """Build the HNSW index now, after a bulk load; True if anything was rebuilt.
+
+        Qdrant Edge writes new points into a plain segment that is searched exactly; call this
+        once a bulk load is done. Engines that index on their own return False.
+        """
+        optimize = getattr(self.engine, "optimize", None)
+        return bool(optimize(self.collection)) if optimize and self._exists() else False
+
+    def flush(self) -> None:
+        """Persist pending writes now (they are in the write-ahead log already)."""
+        flush = getattr(self.engine, "flush", None)
+        if flush is not None and self._exists():
+            flush(self.collection)
+
+    def index_payload(self, key: str, kind: str = "keyword") -> None:
+        """Index a metadata key (or msearch's own ``source``, ``doc_id`` ...) for fast filters."""
+        field = key if key in s.PAYLOAD_KEYS else f"{s.METADATA}.{key}"
+        self._require_schema()
+        create = getattr(self.engine, "create_payload_index", None)
+        if create is not None:
+            create(self.collection, field, kind)
+        elif self.client is not None:
+            self.client.create_payload_index(self.collection, field, models.PayloadSchemaType(kind))
 
     # -- lifetime ------------------------------------------------------------------
     def close(self) -> None:

@@ -1,0 +1,305 @@
+"""``EdgeEngine``: the store's engine on Qdrant Edge, Qdrant's own engine run in-process.
+
+One embedded folder holds many collections, one Edge shard each::
+
+    folder/msearch-edge.json                  marker: which engine owns the folder
+    folder/collections/<name>/msearch.json    msearch's schema record for the collection
+    folder/collections/<name>/shard/          the Edge shard (WAL, segments, HNSW graphs)
+
+Writes land in the shard's write-ahead log before ``upsert`` returns, so a killed process
+loses nothing it was told was written; ``flush`` also persists the segments (reopening is
+then faster). New points go into a plain segment that is searched exactly; ``optimize``
+builds the HNSW index after a bulk load. Within one process every store on a folder shares
+the open shards; another process opening the same collection gets ``StoreLockedError``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qdrant_client import models
+
+from msearch._deps import require
+from msearch.backends.base import SparseVector
+from msearch.errors import InvalidInputError, StoreError
+from msearch.store import schema as s
+from msearch.store.edge_filters import to_edge
+from msearch.store.edge_folder import RECORD, SHARD, EdgeFolder, acquire, call, release
+from msearch.store.engine import CreateOptions, Point, Prefetch, QueryVector, StoredPoint
+
+PAYLOAD_INDEX_TYPES = ("keyword", "integer", "float", "bool", "datetime", "uuid", "text", "geo")
+
+
+@dataclass(frozen=True)
+class EdgeOptions:
+    """Qdrant Edge settings: search parameters, and how new collections build their index.
+
+    ``hnsw_ef`` (candidates kept while searching the graph: higher is slower and more exact)
+    and ``exact`` (scan every vector, no index) apply to every query. ``m``,
+    ``ef_construct``, ``full_scan_threshold_kb`` and ``indexing_threshold_kb`` are fixed
+    when a collection is created; ``None`` keeps Qdrant's defaults.
+
+    >>> EdgeOptions(hnsw_ef=128).exact
+    False
+    """
+
+    hnsw_ef: int | None = None
+    exact: bool = False
+    m: int | None = None
+    ef_construct: int | None = None
+    full_scan_threshold_kb: int | None = None
+    indexing_threshold_kb: int | None = None
+    max_indexing_threads: int = 0
+    max_search_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("hnsw_ef", "m", "ef_construct", "full_scan_threshold_kb"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise InvalidInputError(f"EdgeOptions.{name} must be a positive int, got {value!r}")
+
+
+class EdgeEngine:
+    """The store's engine on Qdrant Edge (``pip install "msearch[edge]"``).
+
+    ``folder=None`` keeps the data in a temporary folder removed at ``close`` (what
+    ``Store(location=":memory:", engine="edge")`` uses).
+
+    >>> from msearch.store import Record, Schema, Store, VectorSpec
+    >>> store = Store("demo", Schema({"text": VectorSpec(2)}), location=":memory:", engine="edge")
+    >>> store.upsert([Record(id="a", vectors={"text": [1.0, 0.0]})])
+    ['a']
+    >>> [hit.id for hit in store.query("text", [0.9, 0.1], k=1)]
+    ['a']
+    >>> store.close()
+    """
+
+    def __init__(
+        self, folder: str | os.PathLike[str] | None = None, options: EdgeOptions | None = None
+    ) -> None:
+        self.qe = require("qdrant_edge", "edge")
+        self.options = options or EdgeOptions()
+        self._folder: EdgeFolder | None = acquire(self.qe, folder)
+        self.root = self._open().root
+
+    # -- collections -----------------------------------------------------------------
+    def collection_exists(self, name: str) -> bool:
+        return self._open().exists(name)
+
+    def create_collection(self, name: str, schema: s.Schema, options: CreateOptions) -> None:
+        self._open().create(name, schema, self._config(schema))
+
+    def schema_record(self, name: str) -> dict[str, Any] | None:
+        path = self._open().directory(name) / RECORD
+        if not path.is_file():
+            return None
+        record = json.loads(path.read_text(encoding="utf-8")).get(s.METADATA_KEY)
+        return dict(record) if isinstance(record, dict) else None
+
+    def vector_names(self, name: str) -> list[str]:
+        config_path = self._open().directory(name) / SHARD / "edge_config.json"
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        return [*config.get("vectors", {}), *config.get("sparse_vectors", {})]
+
+    def delete_collection(self, name: str) -> None:
+        self._open().drop(name)
+
+    # -- points ----------------------------------------------------------------------
+    def upsert(self, name: str, points: Sequence[Point]) -> None:
+        qe = self.qe
+        edge_points = [
+            qe.Point(
+                point.point_id,
+                {key: self._vector(vector) for key, vector in point.vectors.items()},
+                point.payload,
+            )
+            for point in points
+        ]
+        self._update(name, qe.UpdateOperation.upsert_points(edge_points))
+
+    def delete_points(self, name: str, point_ids: Sequence[str]) -> None:
+        self._update(name, self.qe.UpdateOperation.delete_points(list(point_ids)))
+
+    def delete_where(self, name: str, filter: models.Filter) -> None:
+        operation = self.qe.UpdateOperation.delete_points_by_filter(to_edge(self.qe, filter))
+        self._update(name, operation)
+
+    def retrieve(
+        self, name: str, point_ids: Sequence[str], with_vectors: bool
+    ) -> list[StoredPoint]:
+        shard = self._shard(name)
+        records = call(shard.retrieve, list(point_ids), True, with_vectors)
+        return [_stored(record) for record in records]
+
+    def search(
+        self,
+        name: str,
+        using: str,
+        vector: QueryVector,
+        limit: int,
+        filter: models.Filter | None,
+        with_vectors: bool,
+    ) -> list[StoredPoint]:
+        qe = self.qe
+        request = qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(self._vector(vector), using=using),
+            filter=to_edge(qe, filter),
+            params=self._params(),
+            with_payload=True,
+            with_vector=with_vectors,
+        )
+        return [_stored(point) for point in call(self._shard(name).query, request)]
+
+    def fuse(
+        self,
+        name: str,
+        prefetch: Sequence[Prefetch],
+        fusion: str,
+        limit: int,
+        filter: models.Filter | None,
+    ) -> list[StoredPoint]:
+        qe = self.qe
+        edge_filter = to_edge(qe, filter)
+        # k=2 is Qdrant's RRF constant on a server and in qdrant-client, so scores agree.
+        method = qe.Fusion.Rrf(k=2) if fusion == "rrf" else qe.Fusion.Dbsf()
+        request = qe.QueryRequest(
+            limit=limit,
+            prefetches=[
+                qe.Prefetch(
+                    limit=item.limit,
+                    query=qe.Query.Nearest(self._vector(item.vector), using=item.using),
+                    filter=edge_filter,
+                    params=self._params(),
+                )
+                for item in prefetch
+            ],
+            query=method,
+            filter=edge_filter,
+            with_payload=True,
+        )
+        return [_stored(point) for point in call(self._shard(name).query, request)]
+
+    def count(self, name: str, filter: models.Filter | None) -> int:
+        request = self.qe.CountRequest(exact=True, filter=to_edge(self.qe, filter))
+        return int(call(self._shard(name).count, request))
+
+    def scroll(
+        self, name: str, filter: models.Filter | None, limit: int, offset: str | None
+    ) -> tuple[list[StoredPoint], str | None]:
+        request = self.qe.ScrollRequest(
+            offset=offset,
+            limit=limit,
+            filter=to_edge(self.qe, filter),
+            with_payload=True,
+            with_vector=False,
+        )
+        records, next_offset = call(self._shard(name).scroll, request)
+        return [_stored(r) for r in records], None if next_offset is None else str(next_offset)
+
+    # -- Edge's own operations ---------------------------------------------------------
+    def optimize(self, name: str) -> bool:
+        """Build HNSW indexes (and merge segments) now; True if anything changed."""
+        return bool(call(self._shard(name).optimize))
+
+    def flush(self, name: str) -> None:
+        """Persist segments to disk now (the WAL already keeps every acknowledged write)."""
+        call(self._shard(name).flush)
+
+    def create_payload_index(self, name: str, field: str, kind: str = "keyword") -> None:
+        """Index a payload field (a path as stored, e.g. ``metadata.lang``) for fast filters."""
+        if kind not in PAYLOAD_INDEX_TYPES:
+            raise InvalidInputError(f"payload index kind must be one of {PAYLOAD_INDEX_TYPES}")
+        schema_type = getattr(self.qe.PayloadSchemaType, kind.capitalize())
+        self._update(name, self.qe.UpdateOperation.create_field_index(field, schema_type))
+
+    def payload_indexes(self, name: str) -> dict[str, int]:
+        """Indexed payload fields and how many points each index holds."""
+        info = call(self._shard(name).info)
+        return {key: int(value.points) for key, value in info.payload_schema.items()}
+
+    def close(self) -> None:
+        if self._folder is not None:
+            release(self._folder)
+            self._folder = None
+
+    # -- helpers -----------------------------------------------------------------------
+    def _open(self) -> EdgeFolder:
+        if self._folder is None:
+            raise StoreError("this Qdrant Edge store is closed")
+        return self._folder
+
+    def _shard(self, name: str) -> Any:
+        return self._open().shard(name)
+
+    def _update(self, name: str, operation: Any) -> None:
+        call(self._shard(name).update, operation)
+
+    def _params(self) -> Any:
+        if self.options.hnsw_ef is None and not self.options.exact:
+            return None
+        return self.qe.SearchParams(hnsw_ef=self.options.hnsw_ef, exact=self.options.exact)
+
+    def _vector(self, vector: QueryVector) -> Any:
+        if isinstance(vector, SparseVector):
+            return self.qe.SparseVector(vector.indices.tolist(), vector.values.tolist())
+        return vector
+
+    def _config(self, schema: s.Schema) -> Any:
+        qe, o = self.qe, self.options
+        hnsw = None
+        if o.m is not None or o.ef_construct is not None or o.full_scan_threshold_kb is not None:
+            hnsw = qe.HnswIndexConfig(
+                m=o.m or 16,
+                ef_construct=o.ef_construct or 100,
+                full_scan_threshold=o.full_scan_threshold_kb or 10_000,
+                max_indexing_threads=o.max_indexing_threads,
+            )
+        optimizers = None
+        if o.indexing_threshold_kb is not None:
+            optimizers = qe.EdgeOptimizersConfig(indexing_threshold=o.indexing_threshold_kb)
+        return qe.EdgeConfig(
+            vectors={
+                name: qe.EdgeVectorParams(size=spec.size, distance=_DISTANCES[spec.distance](qe))
+                for name, spec in schema.vectors.items()
+            },
+            sparse_vectors={
+                name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf if spec.idf else None)
+                for name, spec in schema.sparse.items()
+            },
+            hnsw_config=hnsw,
+            optimizers=optimizers,
+            max_search_threads=o.max_search_threads,
+        )
+
+
+_DISTANCES = {
+    s.Distance.COSINE: lambda qe: qe.Distance.Cosine,
+    s.Distance.DOT: lambda qe: qe.Distance.Dot,
+    s.Distance.EUCLID: lambda qe: qe.Distance.Euclid,
+    s.Distance.MANHATTAN: lambda qe: qe.Distance.Manhattan,
+}
+
+
+def _stored(point: Any) -> StoredPoint:
+    score = getattr(point, "score", None)
+    vectors = point.vector
+    if isinstance(vectors, dict):
+        vectors = {
+            name: value
+            if isinstance(value, list)
+            else models.SparseVector(indices=list(value.indices), values=list(value.values))
+            for name, value in vectors.items()
+        }
+    else:
+        vectors = None
+    return StoredPoint(
+        point_id=str(point.id),
+        payload=dict(point.payload or {}),
+        score=None if score is None else float(score),
+        vectors=vectors,
+    )

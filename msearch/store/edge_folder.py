@@ -1,0 +1,161 @@
+"""The open Qdrant Edge shards of one embedded folder, shared within a process.
+
+Every ``EdgeEngine`` on a folder shares one ``EdgeFolder``: the shards it has opened (an Edge
+shard can be open once; its WAL lock refuses a second opening, also from another process)
+and a count of its users; the last ``release`` flushes and closes them. Edge raises plain
+``Exception`` for everything, so ``call`` turns its errors into msearch's typed ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import weakref
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from msearch.errors import InvalidInputError, StoreError, StoreLockedError
+from msearch.store import schema as s
+from msearch.store.folders import EDGE, check_folder, write_marker
+
+COLLECTIONS = "collections"
+RECORD = "msearch.json"
+SHARD = "shard"
+
+
+class EdgeFolder:
+    """The open shards of one folder, shared by every EdgeEngine on it in this process."""
+
+    def __init__(self, qe: ModuleType, root: Path, temporary: bool) -> None:
+        self.qe = qe
+        self.root = root
+        self.temporary = temporary
+        self.users = 0
+        self._shards: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    def directory(self, name: str) -> Path:
+        return self.root / COLLECTIONS / _folder_name(name)
+
+    def exists(self, name: str) -> bool:
+        return name in self._shards or (self.directory(name) / SHARD / "edge_config.json").is_file()
+
+    def shard(self, name: str) -> Any:
+        with self._lock:
+            shard = self._shards.get(name)
+            if shard is None:
+                path = self.directory(name) / SHARD
+                if not (path / "edge_config.json").is_file():
+                    raise StoreError(f"collection {name!r} does not exist in {self.root}")
+                shard = call(self.qe.EdgeShard.load, str(path), where=path)
+                self._shards[name] = shard
+            return shard
+
+    def create(self, name: str, schema: s.Schema, config: Any) -> None:
+        with self._lock:
+            directory = self.directory(name)
+            directory.mkdir(parents=True, exist_ok=True)
+            # The record goes first: a crash before the shard exists leaves a collection that
+            # does not exist yet (and is created again), never a shard without its record.
+            record = {"collection": name, s.METADATA_KEY: schema.as_record()}
+            temp = directory / (RECORD + ".tmp")
+            temp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+            os.replace(temp, directory / RECORD)
+            path = directory / SHARD
+            shard = call(self.qe.EdgeShard.create, str(path), config, where=path)
+            # Payload indexes on msearch's own keys keep deletes by source/doc_id and
+            # modality filters fast at any size.
+            for key in s.INDEXED_KEYS:
+                operation = self.qe.UpdateOperation.create_field_index(
+                    key, self.qe.PayloadSchemaType.Keyword
+                )
+                call(shard.update, operation)
+            self._shards[name] = shard
+
+    def drop(self, name: str) -> None:
+        with self._lock:
+            shard = self._shards.pop(name, None)
+            if shard is not None:
+                call(shard.close)
+            shutil.rmtree(self.directory(name), ignore_errors=False)
+
+    def close(self) -> None:
+        with self._lock:
+            shards, self._shards = list(self._shards.values()), {}
+            for shard in shards:
+                call(shard.flush)
+                call(shard.close)
+            if self.temporary:
+                shutil.rmtree(self.root, ignore_errors=True)
+
+
+_registry_lock = threading.Lock()
+_registry: dict[Path, EdgeFolder] = {}
+
+
+def acquire(qe: ModuleType, folder: str | os.PathLike[str] | None) -> EdgeFolder:
+    if folder is None:
+        root = Path(tempfile.mkdtemp(prefix="msearch-edge-"))
+        opened = EdgeFolder(qe, root, temporary=True)
+        write_marker(root, _version())
+        opened.users = 1
+        # A store that is never closed must not leave its temporary folder behind.
+        weakref.finalize(opened, shutil.rmtree, root, True)
+        return opened
+    root = Path(folder).expanduser().resolve()
+    with _registry_lock:
+        shared = _registry.get(root)
+        if shared is None:
+            check_folder(root, EDGE)
+            write_marker(root, _version())
+            shared = _registry[root] = EdgeFolder(qe, root, temporary=False)
+        shared.users += 1
+        return shared
+
+
+def release(folder: EdgeFolder) -> None:
+    with _registry_lock:
+        folder.users -= 1
+        if folder.users > 0:
+            return
+        if _registry.get(folder.root) is folder:
+            del _registry[folder.root]
+    folder.close()
+
+
+def _folder_name(name: str) -> str:
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0") or len(name) > 200:
+        raise InvalidInputError(
+            f"collection name {name!r} cannot name a folder: use letters, digits, '-', '_', '.'"
+        )
+    return name
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qdrant-edge-py")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def call(fn: Any, *args: Any, where: Path | None = None) -> Any:
+    """Run one Edge call, turning its untyped errors into msearch's typed ones."""
+    try:
+        return fn(*args)
+    except Exception as err:  # qdrant_edge raises plain Exception for everything
+        message = str(err)
+        if "WouldBlock" in message:
+            raise StoreLockedError(
+                f"the Qdrant Edge collection at {where} is open in another process; a folder "
+                "serves one process at a time per collection. Close the other process, or use "
+                "a Qdrant server (url=...) for concurrent access."
+            ) from err
+        raise StoreError(
+            f"Qdrant Edge failed: {message}" + (f" ({where})" if where else "")
+        ) from err

@@ -1,0 +1,60 @@
+"""Choosing the engine under a store: Qdrant Edge or qdrant-client, for a ``Connection``.
+
+``engine="auto"`` (the default) keeps ``":memory:"`` on qdrant-client, opens an existing
+embedded folder with the engine that wrote it, and creates new embedded folders on Qdrant Edge
+when ``qdrant-edge-py`` is installed (qdrant-client's local mode otherwise): Edge runs Qdrant's
+own engine (HNSW, WAL, payload indexes) where qdrant-client's local mode scans every point in
+Python (docs/benchmarks.md, "Embedded stores"). A server (``url=...``) is always qdrant-client.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Literal
+
+from msearch.errors import InvalidInputError
+from msearch.store.client import MEMORY, Connection, connect, release
+from msearch.store.edge import EdgeEngine, EdgeOptions
+from msearch.store.engine import ClientEngine, Engine
+from msearch.store.folders import CLIENT, EDGE, EngineKind, check_folder, detect
+
+EngineName = Literal["auto", "edge", "qdrant-client"]
+ENGINES = ("auto", EDGE, CLIENT)
+
+
+def choose(connection: Connection, engine: str = "auto") -> EngineKind:
+    """The engine that serves ``connection``: ``"edge"`` or ``"qdrant-client"``."""
+    if engine not in ENGINES:
+        raise InvalidInputError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if not connection.is_embedded:
+        if engine == EDGE:
+            raise InvalidInputError(
+                "Qdrant Edge is an embedded engine: it opens a folder (path=...) or "
+                'location=":memory:", not a server URL; use engine="qdrant-client" for a server'
+            )
+        return CLIENT
+    folder = connection.folder()
+    if folder is None:  # in memory
+        return EDGE if engine == EDGE else CLIENT
+    if engine == "auto":
+        found = detect(folder)
+        if found is not None:
+            return found
+        return EDGE if importlib.util.find_spec("qdrant_edge") is not None else CLIENT
+    kind: EngineKind = EDGE if engine == EDGE else CLIENT
+    check_folder(folder, kind)
+    return kind
+
+
+def open_engine(
+    connection: Connection, engine: str = "auto", edge_options: EdgeOptions | None = None
+) -> Engine:
+    """An open engine for ``connection``; close it with ``engine.close()``."""
+    kind = choose(connection, engine)
+    if kind == EDGE:
+        folder = None if connection.location == MEMORY else connection.folder()
+        return EdgeEngine(folder, edge_options)
+    if edge_options is not None:
+        raise InvalidInputError(f"edge_options apply to the Qdrant Edge engine, not to {kind}")
+    client = connect(connection)
+    return ClientEngine(client, on_close=lambda: release(client))
