@@ -20,7 +20,7 @@ from msearch._deps import require
 from msearch.backends._loading import locate_model, model_not_found, torch_dtype
 from msearch.backends.base import BlockingModel, TextEmbedderBase
 from msearch.batching import sorted_batches, with_progress
-from msearch.errors import BackendError, InvalidInputError, MSearchError
+from msearch.errors import BackendError, InvalidInputError, MissingDependencyError, MSearchError
 from msearch.models import ModelSpec, Pooling
 
 _DEFAULT_TASK = "Given a web search query, retrieve relevant passages that answer the query"
@@ -43,6 +43,41 @@ def last_token_pool(hidden: Any, attention_mask: Any) -> Any:
     torch = require("torch", "transformers")
     last = attention_mask.sum(dim=1) - 1
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+
+
+def load_left_padded(
+    name: str,
+    auto_class: str,
+    *,
+    device: str | None,
+    dtype: str,
+    attn_implementation: str | None,
+    trust_remote_code: bool,
+) -> tuple[Any, Any, str]:
+    """A left-padding tokenizer and an eval-mode model (``transformers.<auto_class>``) on device."""
+    transformers = require("transformers", "transformers")
+    torch = require("torch", "transformers")
+    path = locate_model(name)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(
+            path, padding_side="left", trust_remote_code=trust_remote_code
+        )
+        model = getattr(transformers, auto_class).from_pretrained(
+            path, dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code, **extra
+        )
+    except MSearchError:
+        raise
+    except ImportError as err:  # e.g. flash_attention_2 without the flash-attn package
+        raise MissingDependencyError(
+            f"{name} could not load with attn_implementation={attn_implementation!r}: {err}"
+        ) from err
+    except OSError as err:
+        raise model_not_found(name, err) from err
+    # some tokenizer configs override the argument; the pooling and the reranker need left
+    tokenizer.padding_side = "left"
+    return tokenizer, model.to(device).eval(), device
 
 
 class Qwen3TextEmbedder(BlockingModel, TextEmbedderBase):
@@ -84,29 +119,14 @@ class Qwen3TextEmbedder(BlockingModel, TextEmbedderBase):
         self.trust_remote_code = trust_remote_code
 
     def _load(self) -> tuple[Any, Any, str, int]:
-        transformers = require("transformers", "transformers")
-        torch = require("torch", "transformers")
-        path = locate_model(self.spec.name)
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        extra = (
-            {"attn_implementation": self.attn_implementation} if self.attn_implementation else {}
+        tokenizer, model, device = load_left_padded(
+            self.spec.name,
+            "AutoModel",
+            device=self.device,
+            dtype=self.dtype,
+            attn_implementation=self.attn_implementation,
+            trust_remote_code=self.trust_remote_code,
         )
-        try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(
-                path, padding_side="left", trust_remote_code=self.trust_remote_code
-            )
-            model = transformers.AutoModel.from_pretrained(
-                path,
-                dtype=torch_dtype(self.dtype),
-                trust_remote_code=self.trust_remote_code,
-                **extra,
-            )
-        except MSearchError:
-            raise
-        except OSError as err:
-            raise model_not_found(self.spec.name, err) from err
-        tokenizer.padding_side = "left"
-        model.to(device).eval()
         dim = int(model.config.hidden_size)
         if self.dimensions is not None and self.dimensions > dim:
             raise InvalidInputError(

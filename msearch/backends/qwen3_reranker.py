@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from msearch._deps import require
-from msearch.backends._loading import locate_model, model_not_found, torch_dtype
 from msearch.backends.base import BlockingModel, RerankerBase, RerankResult, check_text
+from msearch.backends.qwen3 import load_left_padded
 from msearch.batching import sorted_batches, with_progress
 from msearch.errors import BackendError, MSearchError
 from msearch.models import ModelSpec
@@ -123,29 +123,14 @@ class Qwen3Reranker(BlockingModel, RerankerBase):
 
     # -- backend hooks -------------------------------------------------------------------
     def _load(self) -> _Loaded:
-        transformers = require("transformers", "transformers")
-        torch = require("torch", "transformers")
-        path = locate_model(self.spec.name)
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        extra = (
-            {"attn_implementation": self.attn_implementation} if self.attn_implementation else {}
+        tokenizer, model, device = load_left_padded(
+            self.spec.name,
+            "AutoModelForCausalLM",
+            device=self.device,
+            dtype=self.dtype,
+            attn_implementation=self.attn_implementation,
+            trust_remote_code=self.trust_remote_code,
         )
-        try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(
-                path, padding_side="left", trust_remote_code=self.trust_remote_code
-            )
-            model = transformers.AutoModelForCausalLM.from_pretrained(
-                path,
-                dtype=torch_dtype(self.dtype),
-                trust_remote_code=self.trust_remote_code,
-                **extra,
-            )
-        except MSearchError:
-            raise
-        except OSError as err:
-            raise model_not_found(self.spec.name, err) from err
-        tokenizer.padding_side = "left"
-        model.to(device).eval()
         limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
         max_length = self.max_length or (limit if 0 < limit < 1_000_000 else 8192)
         return _Loaded(tokenizer, model, device, max_length)

@@ -148,3 +148,18 @@ def test_registry_describes_the_real_models() -> None:
     assert dims == {"0.6B": 1024, "4B": 2560, "8B": 4096}
     spec = get_spec("Qwen/Qwen3-Embedding-0.6B")
     assert spec.query_prompt == "Instruct: {task}\nQuery:" and spec.default_task == TASK
+
+
+def test_an_attention_kernel_without_its_package_names_the_problem(folder: str) -> None:
+    from msearch.errors import MissingDependencyError
+
+    pytest.importorskip("torch")
+    try:
+        import flash_attn  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("flash-attn is installed here")
+    embedder = text_embedder(folder, "qwen3", attn_implementation="flash_attention_2")
+    with pytest.raises(MissingDependencyError, match="flash_attention_2"):
+        embedder.embed_documents(["a"])
