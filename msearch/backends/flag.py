@@ -186,6 +186,10 @@ class FlagEmbedder(BlockingModel, TextEmbedderBase, SparseEmbedderBase):
         dense, sparse = self._sync(self._encode_both, [self._query_input(text, None)])
         return self._finish(dense)[0], sparse[0]
 
+    async def aembed_query_hybrid(self, text: str) -> tuple[np.ndarray, SparseVector]:
+        dense, sparse = await self._async(self._encode_both, [self._query_input(text, None)])
+        return self._finish(dense)[0], sparse[0]
+
     def embed_documents_colbert(self, texts: Sequence[str]) -> list[np.ndarray]:
         """BGE-M3's ColBERT token vectors: one (tokens - 1, dim) array per text, normalized."""
         items = check_texts(texts)

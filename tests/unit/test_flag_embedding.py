@@ -112,6 +112,14 @@ async def test_async_paths_match_sync(m3: str) -> None:
     query = await sparse.aembed_query_sparse("capital of France")
     assert query.as_dict() == sparse.embed_query_sparse("capital of France").as_dict()
     assert await sparse.aembed_documents_sparse([]) == []
+    dense, lexical = await embedder.aembed_documents_hybrid(TEXTS[:2])
+    np.testing.assert_allclose(dense, embedder.embed_documents(TEXTS[:2]), atol=1e-6)
+    assert [v.as_dict() for v in lexical] == [
+        v.as_dict() for v in sparse.embed_documents_sparse(TEXTS[:2])
+    ]
+    query_dense, query_sparse = await embedder.aembed_query_hybrid("capital of France")
+    assert query_sparse.as_dict() == sparse.embed_query_sparse("capital of France").as_dict()
+    np.testing.assert_allclose(query_dense, embedder.embed_query("capital of France"), atol=1e-6)
 
 
 def test_dense_only_model_matches_flagmodel_with_its_query_instruction(dense_only: str) -> None:
