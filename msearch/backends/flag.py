@@ -15,6 +15,7 @@ Texts longer than the model's maximum length are truncated to it (BGE-M3: 8192 t
 
 from __future__ import annotations
 
+import pickle
 import threading
 import weakref
 from collections import OrderedDict
@@ -146,6 +147,11 @@ class FlagEmbedder(BlockingModel, TextEmbedderBase, SparseEmbedderBase):
                 flag = flag_embedding.FlagModel(folder, pooling_method=self.pooling, **common)
         except MSearchError:
             raise
+        except pickle.UnpicklingError as err:
+            raise BackendError(
+                f"{folder}: sparse_linear.pt/colbert_linear.pt hold more than tensors; they are "
+                f"loaded with torch.load(weights_only=True), which refuses them ({err})"
+            ) from err
         except OSError as err:
             raise model_not_found(self.spec.name, err) from err
         flag.model.to(device).eval()

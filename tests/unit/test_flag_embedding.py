@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -178,3 +180,24 @@ def test_embedders_sharing_a_model_keep_their_own_max_length(m3: str) -> None:
     vectors = full.embed_documents([text]), short.embed_documents([text])
     assert float(vectors[0][0] @ vectors[1][0]) < 0.9999
     np.testing.assert_allclose(short.embed_documents([text]), vectors[1], atol=1e-6)
+
+
+class _RunsCode:
+    """Unpickling this would call ``os.getcwd``: a stand-in for code hidden in a head file."""
+
+    def __reduce__(self) -> tuple:
+        import os
+
+        return (os.getcwd, ())
+
+
+def test_head_files_are_loaded_as_weights_only(m3: str, tmp_path: Path) -> None:
+    import torch
+
+    from msearch.errors import BackendError
+
+    folder = tmp_path / "tampered"
+    shutil.copytree(m3, folder)
+    torch.save({"weight": _RunsCode()}, folder / "sparse_linear.pt")
+    with pytest.raises(BackendError, match="weights_only=True"):
+        text_embedder(str(folder), "flag").embed_documents(["a"])
