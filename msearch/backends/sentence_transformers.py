@@ -12,10 +12,16 @@ from msearch.backends.base import BlockingModel, RerankerBase, TextEmbedderBase
 from msearch.batching import sorted_batches, with_progress
 from msearch.errors import BackendError, MSearchError
 from msearch.models import ModelSpec
+from msearch.precision import PrecisionPlan, merge_dtype, resolve_precision
 
 
 class STTextEmbedder(BlockingModel, TextEmbedderBase):
     """Text embeddings from a sentence-transformers model, loaded on first use.
+
+    ``precision`` picks the numeric path (see ``msearch.precision``): ``"float32"`` (default,
+    exact), ``"bfloat16"``/``"float16"``, ``"auto"`` (bf16 only where the CPU or GPU runs it
+    natively) or ``"int8-onnx"`` (CPU, exported and cached once). ``dtype`` is the older
+    spelling of the torch precisions. After loading, ``plan`` says what was chosen and why.
 
     >>> from msearch.backends.sentence_transformers import STTextEmbedder
     >>> from msearch.models import resolve_spec
@@ -30,31 +36,48 @@ class STTextEmbedder(BlockingModel, TextEmbedderBase):
         *,
         device: str | None = None,
         dtype: str = "float32",
+        precision: str | None = None,
+        onnx_cache_dir: str | None = None,
         trust_remote_code: bool = False,
         **options: Any,
     ) -> None:
         BlockingModel.__init__(self)
         TextEmbedderBase.__init__(self, spec, **options)
-        torch_dtype_name = dtype  # validated on load, where torch is imported
         self.device = device
-        self.dtype = torch_dtype_name
+        self.precision = merge_dtype(precision, dtype)
+        self.onnx_cache_dir = onnx_cache_dir
         self.trust_remote_code = trust_remote_code
+        self.plan: PrecisionPlan | None = None
 
     def _load(self) -> Any:
         st = require("sentence_transformers", "st")
         path = locate_model(self.spec.name)
+        onnx_plan = _onnx_plan(self.precision, self.device)
         try:
-            model = st.SentenceTransformer(
-                path, device=self.device, trust_remote_code=self.trust_remote_code
-            )
+            if onnx_plan is not None:
+                from msearch.backends.onnx_int8 import QUANTIZED_FILE, quantized_model
+
+                entry = quantized_model(path, "feature-extraction", cache_dir=self.onnx_cache_dir)
+                model = st.SentenceTransformer(
+                    str(entry),
+                    device="cpu",
+                    backend="onnx",
+                    model_kwargs={"file_name": QUANTIZED_FILE, "provider": "CPUExecutionProvider"},
+                    trust_remote_code=self.trust_remote_code,
+                )
+            else:
+                model = st.SentenceTransformer(
+                    path, device=self.device, trust_remote_code=self.trust_remote_code
+                )
         except MSearchError:
             raise
         except OSError as err:
             raise model_not_found(self.spec.name, err) from err
         if self.spec.max_tokens:
             model.max_seq_length = self.spec.max_tokens
-        if self.dtype != "float32":
-            model.to(torch_dtype(self.dtype))
+        self.plan = onnx_plan or resolve_precision(self.precision, str(model.device))
+        if self.plan.dtype != "float32":
+            model.to(torch_dtype(self.plan.dtype))
         return model
 
     def _model_dim(self) -> int:
@@ -89,7 +112,8 @@ class STCrossEncoderReranker(BlockingModel, RerankerBase):
 
     Pairs are batched by document length. Inputs longer than the model's limit (``max_tokens``
     from the registry or options, else the tokenizer's and position table's limit) are
-    truncated, longest part first, as the model was trained.
+    truncated, longest part first, as the model was trained. ``precision`` works as on
+    ``STTextEmbedder`` (``"int8-onnx"`` swaps the torch classifier for its quantized ONNX export).
 
     >>> from msearch.rerank import reranker
     >>> ranker = reranker("cross-encoder/ms-marco-MiniLM-L-6-v2", "sentence-transformers")
@@ -104,18 +128,23 @@ class STCrossEncoderReranker(BlockingModel, RerankerBase):
         *,
         device: str | None = None,
         dtype: str = "float32",
+        precision: str | None = None,
+        onnx_cache_dir: str | None = None,
         trust_remote_code: bool = False,
         **options: Any,
     ) -> None:
         BlockingModel.__init__(self)
         RerankerBase.__init__(self, spec, **options)
         self.device = device
-        self.dtype = dtype
+        self.precision = merge_dtype(precision, dtype)
+        self.onnx_cache_dir = onnx_cache_dir
         self.trust_remote_code = trust_remote_code
+        self.plan: PrecisionPlan | None = None
 
     def _load(self) -> Any:
         st = require("sentence_transformers", "st")
         path = locate_model(self.spec.name)
+        onnx_plan = _onnx_plan(self.precision, self.device)
         try:
             model = st.CrossEncoder(
                 path,
@@ -134,8 +163,14 @@ class STCrossEncoderReranker(BlockingModel, RerankerBase):
             )
         if model.max_length is None:
             model.max_length = _model_limit(model)
-        if self.dtype != "float32":
-            model.model.to(torch_dtype(self.dtype))
+        self.plan = onnx_plan or resolve_precision(self.precision, str(model.model.device))
+        if self.plan.onnx_int8:
+            from msearch.backends.onnx_int8 import load_ort_classifier, quantized_model
+
+            entry = quantized_model(path, "text-classification", cache_dir=self.onnx_cache_dir)
+            model.model = load_ort_classifier(entry)
+        elif self.plan.dtype != "float32":
+            model.model.to(torch_dtype(self.plan.dtype))
         return model
 
     def _score(self, query: str, documents: list[str]) -> np.ndarray:
@@ -159,6 +194,13 @@ class STCrossEncoderReranker(BlockingModel, RerankerBase):
                 ) from err
             out[positions] = np.asarray(logits, dtype=np.float64).reshape(-1)
         return out
+
+
+def _onnx_plan(precision: str, device: str | None) -> PrecisionPlan | None:
+    """The plan for ``int8-onnx``, decided before loading since it loads another file."""
+    if precision != "int8-onnx":
+        return None
+    return resolve_precision(precision, device or "cpu")
 
 
 def _model_limit(model: Any) -> int | None:
