@@ -118,3 +118,15 @@ def test_llamaindex_sparse_embedding_api(m3: str) -> None:
     indices, values = doc_fn(TEXTS)
     assert [dict(zip(i, v, strict=True)) for i, v in zip(indices, values, strict=True)] == documents
     assert dict(zip(*(part[0] for part in query_fn(["capital of France"])), strict=True)) == query
+
+
+async def test_async_sparse_adapters_match_sync(m3: str) -> None:
+    from langchain_msearch import MSearchSparseEmbeddings
+    from llamaindex_msearch import MSearchSparseEmbedding
+
+    llama = MSearchSparseEmbedding(m3, backend="flag")
+    assert await llama.aget_query_embedding("cats") == llama.get_query_embedding("cats")
+    assert await llama.aget_text_embedding_batch(TEXTS) == llama.get_text_embedding_batch(TEXTS)
+    chain = MSearchSparseEmbeddings(m3, backend="flag")
+    assert await chain.aembed_query("cats") == chain.embed_query("cats")
+    assert await chain.aembed_documents([]) == []
