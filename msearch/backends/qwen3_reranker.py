@@ -164,8 +164,15 @@ class Qwen3Reranker(BlockingModel, RerankerBase):
         encoded = loaded.tokenizer(
             bodies, padding=False, truncation=True, max_length=loaded.body_max
         )["input_ids"]
-        wrapped = [{"input_ids": loaded.prefix_ids + ids + loaded.suffix_ids} for ids in encoded]
-        return loaded.tokenizer.pad(wrapped, padding=True, return_tensors="pt").to(loaded.device)
+        rows = [loaded.prefix_ids + ids + loaded.suffix_ids for ids in encoded]
+        longest = max(len(row) for row in rows)
+        pad = loaded.tokenizer.pad_token_id
+        pad = loaded.tokenizer.eos_token_id if pad is None else pad
+        # left padding by hand: the same tensors as tokenizer.pad, without its slow-path advice
+        torch = require("torch", "transformers")
+        input_ids = torch.tensor([[pad] * (longest - len(row)) + row for row in rows])
+        mask = torch.tensor([[0] * (longest - len(row)) + [1] * len(row) for row in rows])
+        return {"input_ids": input_ids.to(loaded.device), "attention_mask": mask.to(loaded.device)}
 
 
 def _single_token_id(tokenizer: Any, token: str) -> int:
