@@ -20,12 +20,15 @@ from typing import Any
 import numpy as np
 
 from msearch._deps import require
-from msearch.backends._loading import model_not_found
+from msearch.backends._loading import input_limit, model_not_found
 from msearch.backends.base import BlockingModel, RerankerBase
 from msearch.backends.flag import local_folder
 from msearch.batching import sorted_batches, with_progress
 from msearch.errors import BackendError, MSearchError
 from msearch.models import ModelSpec
+
+#: FlagEmbedding's default, for a model whose tokenizer and config name no limit.
+_FLAG_DEFAULT_MAX_LENGTH = 512
 
 
 class _Loaded:
@@ -39,8 +42,9 @@ class _Loaded:
 class FlagReranker(BlockingModel, RerankerBase):
     """BGE rerankers through FlagEmbedding, scored in 0..1 (raw logits with ``raw_scores``).
 
-    Options: ``max_length`` (default: the registry's, else 512 like FlagEmbedding),
-    ``batch_size``, ``dtype``/``fp16``, ``device``, ``prompt`` (LLM rerankers only).
+    Options: ``max_length`` (default: the model's own limit, the smallest of the registry's
+    ``max_tokens``, the tokenizer's ``model_max_length`` and the position table; 512 when
+    none says), ``batch_size``, ``dtype``/``fp16``, ``device``, ``prompt`` (LLM rerankers only).
 
     >>> from msearch.rerank import reranker
     >>> bge = reranker("BAAI/bge-reranker-v2-m3", backend="flag")  # doctest: +SKIP
@@ -68,7 +72,8 @@ class FlagReranker(BlockingModel, RerankerBase):
             raise ValueError(f"max_length must be >= 2, got {max_length}")
         self.device = device
         self.dtype = "float16" if fp16 else dtype
-        self.max_length = max_length or spec.max_tokens or 512
+        #: What the caller asked for; ``None`` reads the model's limit when it loads.
+        self.max_length = max_length
         self.prompt = prompt
         self.trust_remote_code = trust_remote_code
 
@@ -83,7 +88,7 @@ class FlagReranker(BlockingModel, RerankerBase):
             "use_bf16": self.dtype == "bfloat16",
             "devices": device,
             "trust_remote_code": self.trust_remote_code,
-            "max_length": self.max_length,
+            "max_length": self.max_length or _FLAG_DEFAULT_MAX_LENGTH,
             "batch_size": self.batch_size,
         }
         try:
@@ -97,7 +102,14 @@ class FlagReranker(BlockingModel, RerankerBase):
             raise model_not_found(self.spec.name, err) from err
         if not llm:
             flag.model.to(device).eval()
-        return _Loaded(flag, llm, device, self.max_length)
+        # FlagEmbedding's own default (512) ignores the model: on a smaller position table a
+        # long document would overflow it and crash the forward pass.
+        max_length = self.max_length or (
+            input_limit(flag.tokenizer, flag.model.config, self.spec.max_tokens)
+            or _FLAG_DEFAULT_MAX_LENGTH
+        )
+        flag.max_length = max_length
+        return _Loaded(flag, llm, device, max_length)
 
     def _score(self, query: str, documents: list[str]) -> np.ndarray:
         loaded: _Loaded = self.loaded

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from msearch._deps import require
-from msearch.backends._loading import locate_model, model_not_found, torch_dtype
+from msearch.backends._loading import input_limit, locate_model, model_not_found, torch_dtype
 from msearch.backends.base import BlockingModel, RerankerBase, TextEmbedderBase
 from msearch.batching import sorted_batches, with_progress
 from msearch.errors import BackendError, MSearchError
@@ -103,15 +103,11 @@ class STTextEmbedder(BlockingModel, TextEmbedderBase):
         return out
 
 
-#: Tokenizers without a configured limit report this huge sentinel as ``model_max_length``.
-_UNSET_MAX_LENGTH = 1_000_000
-
-
 class STCrossEncoderReranker(BlockingModel, RerankerBase):
     """Reranking with a sentence-transformers ``CrossEncoder`` (one relevance logit per pair).
 
-    Pairs are batched by document length. Inputs longer than the model's limit (``max_tokens``
-    from the registry or options, else the tokenizer's and position table's limit) are
+    Pairs are batched by document length. Inputs longer than the model's limit (the smallest of
+    ``max_tokens`` from the registry or options, the tokenizer's and the position table's) are
     truncated, longest part first, as the model was trained. ``precision`` works as on
     ``STTextEmbedder`` (``"int8-onnx"`` swaps the torch classifier for its quantized ONNX export).
 
@@ -161,8 +157,7 @@ class STCrossEncoderReranker(BlockingModel, RerankerBase):
                 f"{self.spec.name} has {model.config.num_labels} output labels; a cross-encoder "
                 "reranker needs exactly one relevance logit"
             )
-        if model.max_length is None:
-            model.max_length = _model_limit(model)
+        model.max_length = input_limit(model.tokenizer, model.config, self.spec.max_tokens)
         self.plan = onnx_plan or resolve_precision(self.precision, str(model.model.device))
         if self.plan.onnx_int8:
             from msearch.backends.onnx_int8 import load_ort_classifier, quantized_model
@@ -201,12 +196,3 @@ def _onnx_plan(precision: str, device: str | None) -> PrecisionPlan | None:
     if precision != "int8-onnx":
         return None
     return resolve_precision(precision, device or "cpu")
-
-
-def _model_limit(model: Any) -> int | None:
-    """The longest input the model can take, when its tokenizer does not say."""
-    limit = int(model.tokenizer.model_max_length)
-    if limit < _UNSET_MAX_LENGTH:
-        return limit
-    positions = getattr(model.config, "max_position_embeddings", None)
-    return int(positions) if positions else None
