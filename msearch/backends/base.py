@@ -110,14 +110,20 @@ def check_texts(texts: Sequence[str], what: str = "texts") -> list[str]:
         raise TypeError(f"{what} must be a list of strings, not a single string")
     items = list(texts)
     for position, item in enumerate(items):
-        if not isinstance(item, str):
-            raise TypeError(f"{what}[{position}] is {type(item).__name__}, expected str")
+        check_text(item, f"{what}[{position}]")
     return items
 
 
 def check_text(text: str, what: str = "text") -> str:
     if not isinstance(text, str):
         raise TypeError(f"{what} is {type(text).__name__}, expected str")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        # Tokenizers and servers take UTF-8; a lone surrogate has none and fails deep inside.
+        raise InvalidInputError(
+            f"{what} is not valid Unicode: a lone surrogate at position {err.start}"
+        ) from err
     return text
 
 

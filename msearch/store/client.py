@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ class Connection:
     location: str | None = None
     path: str | os.PathLike[str] | None = None
     url: str | None = None
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # secrets stay out of reprs and logs
     https: bool | None = None
     timeout: int | None = None
     prefer_grpc: bool = False

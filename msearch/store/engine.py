@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ApiException
 
 from msearch.backends.base import SparseVector
+from msearch.errors import StoreError
 from msearch.store import schema as s
 
 T = TypeVar("T")
@@ -123,7 +125,11 @@ class ClientEngine:
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self._lock is None:
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except ApiException as err:  # unreachable server, HTTP errors, bad answers
+                what = getattr(fn, "__name__", "a call")
+                raise StoreError(f"the Qdrant server failed during {what}: {err}") from err
         with self._lock:
             return fn(*args, **kwargs)
 

@@ -40,15 +40,25 @@ def to_qdrant(filter: Filter | None) -> models.Filter | None:
 def _condition(key: str, value: Any) -> models.FieldCondition:
     if not isinstance(key, str) or not key:
         raise InvalidInputError(f"filter keys must be non-empty strings, got {key!r}")
+    s.check_unicode(key, "a filter key")
     field = key if key in _OWN_KEYS else f"{s.METADATA}.{key}"
     if isinstance(value, list | tuple | set | frozenset):
         items = list(value)
-        if not items or not all(isinstance(item, _SCALARS) for item in items):
+        # Qdrant matches a list of strings or a list of integers, never a mix.
+        if not items or not (
+            all(isinstance(item, str) for item in items)
+            or all(isinstance(item, int) and not isinstance(item, bool) for item in items)
+        ):
             raise InvalidInputError(
-                f"filter {key!r}: a list must hold strings, ints or bools, got {items!r}"
+                f"filter {key!r}: a list must hold only strings or only ints, got {items!r}"
             )
+        for item in items:
+            if isinstance(item, str):
+                s.check_unicode(item, f"filter {key!r}")
         return models.FieldCondition(key=field, match=models.MatchAny(any=items))
     if isinstance(value, _SCALARS):
+        if isinstance(value, str):
+            s.check_unicode(value, f"filter {key!r}")
         return models.FieldCondition(key=field, match=models.MatchValue(value=value))
     raise InvalidInputError(
         f"filter {key!r}: match a string, int, bool or a list of them, got {type(value).__name__}; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,3 +137,50 @@ def sparse_vector(vector: Any, what: str) -> SparseVector:
     if not np.all(np.isfinite(values)):
         raise InvalidInputError(f"{what} contains NaN or infinite values")
     return SparseVector(indices, values)
+
+
+#: Deeper payloads are refused rather than risk Python's recursion limit.
+_MAX_DEPTH = 32
+_INT_RANGE = (-(2**63), 2**64 - 1)
+
+
+def checked_payload(value: Any, what: str, depth: int = 0) -> Any:
+    """``value`` as plain JSON data, which every engine stores the same way.
+
+    NumPy scalars and arrays become Python numbers and lists. Anything JSON cannot hold (NaN,
+    non-string keys, bytes, arbitrary objects, lone surrogates, ints past 64 bits) raises
+    InvalidInputError naming where it is: engines differ on such values (one stores them,
+    another fails with a low-level error), so msearch refuses them before writing.
+    """
+    if depth > _MAX_DEPTH:
+        raise InvalidInputError(f"{what} is nested more than {_MAX_DEPTH} levels deep")
+    if isinstance(value, np.generic | np.ndarray):
+        value = value.tolist()
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return s.check_unicode(value, what)
+    if isinstance(value, int):
+        if not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+            raise InvalidInputError(f"{what} is {value}, outside the 64-bit range Qdrant stores")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"{what} is {value}; JSON has no NaN or infinity")
+        return value
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInputError(
+                    f"{what} has the key {key!r} ({type(key).__name__}); keys must be strings"
+                )
+            s.check_unicode(key, f"a key of {what}")
+            out[key] = checked_payload(item, f"{what}[{key!r}]", depth + 1)
+        return out
+    if isinstance(value, list | tuple):
+        return [checked_payload(item, f"{what}[{i}]", depth + 1) for i, item in enumerate(value)]
+    raise InvalidInputError(
+        f"{what} is {type(value).__name__}; stored values must be strings, numbers, booleans, "
+        "None, lists or dicts"
+    )

@@ -213,7 +213,22 @@ def point_id(caller_id: str | int | uuid.UUID) -> str:
     """
     if isinstance(caller_id, bool) or not isinstance(caller_id, str | int | uuid.UUID):
         raise InvalidInputError(f"ids must be strings, got {type(caller_id).__name__}")
-    return str(uuid.uuid5(ID_NAMESPACE, str(caller_id)))
+    text = str(caller_id)
+    check_unicode(text, "an id")
+    return str(uuid.uuid5(ID_NAMESPACE, text))
+
+
+def check_unicode(text: str, what: str) -> str:
+    """``text``, or InvalidInputError if it holds a lone surrogate (no UTF-8 form; Qdrant
+    stores UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise InvalidInputError(
+            f"{what} is not valid Unicode: a lone surrogate {text[err.start]!r} at position "
+            f"{err.start} ({text[:40]!r})"
+        ) from err
+    return text
 
 
 def chunk_id(source: str, chunk: int) -> str:

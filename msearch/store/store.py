@@ -19,7 +19,7 @@ from msearch.store.engine import ClientEngine, CreateOptions, Engine, Point, Pre
 from msearch.store.engines import open_engine
 from msearch.store.filters import Filter, merge, to_qdrant
 from msearch.store.mmr import mmr_order
-from msearch.store.records import Hit, Record, dense_array, sparse_vector
+from msearch.store.records import Hit, Record, checked_payload, dense_array, sparse_vector
 
 FUSIONS = ("rrf", "dbsf")
 
@@ -160,7 +160,8 @@ class Store:
         for name, vector in record.vectors.items():
             what = f"records[{position}] (id {record.id!r}) vector {name!r}"
             vectors[name] = self._checked(schema, name, vector, what)
-        return Point(s.point_id(record.id), vectors, record.payload())
+        payload = checked_payload(record.payload(), f"records[{position}] (id {record.id!r})")
+        return Point(s.point_id(record.id), vectors, payload)
 
     def _checked(self, schema: s.Schema, name: str, vector: Any, what: str) -> Any:
         if name in schema.sparse:

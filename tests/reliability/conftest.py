@@ -1,0 +1,28 @@
+"""The reliability suite: bounded by default (CI), longer by hand (soak mode).
+
+``MSEARCH_SOAK=1 pytest tests/reliability`` (or ``pytest -m soak tests/reliability``) turns
+on soak mode: the tests marked ``soak`` run, and every count in the suite (kill points,
+generated inputs, concurrent calls) grows from its bounded value to its soak value.
+Without it, ``soak`` tests are skipped, so a plain ``pytest`` never runs them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.reliability._mode import enable_soak, soak
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    expression = config.getoption("markexpr", "") or ""
+    if "soak" in expression.replace("not soak", ""):
+        enable_soak()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if soak():
+        return
+    skip = pytest.mark.skip(reason="soak mode only: MSEARCH_SOAK=1 pytest tests/reliability")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,269 @@
+"""Hostile ids, payloads and filters against the store, on every embedded engine.
+
+Each case either works or raises a typed msearch error (``TypeError`` for a wrong Python
+type), within a time limit; and after each one the points already stored are all still there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from msearch.errors import InvalidInputError, MSearchError
+from msearch.store import Record, Schema, Store, VectorSpec
+from tests.reliability._mode import examples, within
+
+DIM = 4
+LIMIT_S = 20.0
+BASE = [f"base-{n}" for n in range(5)]
+
+
+@pytest.fixture(params=["memory", "edge", "qdrant-client"], scope="module")
+def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
+    schema = Schema({"text": VectorSpec(DIM, model="toy")})
+    if request.param == "memory":
+        opened = Store("hostile", schema, location=":memory:")
+    else:
+        folder = tmp_path_factory.mktemp(request.param)
+        opened = Store("hostile", schema, path=str(folder), engine=request.param)
+    opened.upsert(
+        [
+            Record(id=pid, vectors={"text": np.eye(DIM)[n % DIM]}, content=pid, metadata={"n": n})
+            for n, pid in enumerate(BASE)
+        ]
+    )
+    yield opened
+    opened.close()
+
+
+def _intact(store: Store) -> None:
+    hits = store.get(BASE)
+    assert [hit.id for hit in hits] == BASE
+    assert [hit.metadata["n"] for hit in hits] == list(range(len(BASE)))
+
+
+def _attempt(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """The call's result, or ``None`` after a typed refusal; anything else fails the test."""
+    try:
+        return within(LIMIT_S, fn, *args, **kwargs)
+    except (MSearchError, TypeError):
+        return None
+
+
+def _record(pid: Any, **fields: Any) -> Record:
+    return Record(id=pid, vectors={"text": np.ones(DIM)}, **fields)
+
+
+ODD_IDS = ["", " ", "\x00", "\n\t", "😀", "a/b\\c", "x" * 100_000, "ü" * 3, "42", 42, "-1"]
+
+
+@pytest.mark.parametrize("pid", ODD_IDS, ids=lambda p: repr(p)[:12])
+def test_odd_ids_round_trip(store: Store, pid: Any) -> None:
+    assert within(LIMIT_S, store.upsert, [_record(pid, content="odd")]) == [str(pid)]
+    assert [hit.id for hit in store.get([str(pid)])] == [str(pid)]
+    store.delete(ids=[str(pid)])
+    assert store.get([str(pid)]) == []
+    _intact(store)
+
+
+@pytest.mark.parametrize(
+    ("pid", "error"),
+    [
+        ("a\ud800b", InvalidInputError),
+        (None, InvalidInputError),
+        (1.5, InvalidInputError),
+        (("t",), InvalidInputError),
+        (True, InvalidInputError),
+    ],
+    ids=["lone-surrogate", "none", "float", "tuple", "bool"],
+)
+def test_impossible_ids_are_refused(store: Store, pid: Any, error: type[Exception]) -> None:
+    count = store.count()
+    with pytest.raises(error):
+        within(LIMIT_S, store.upsert, [_record("fine"), _record(pid)])
+    assert store.count() == count  # the valid record in the same call was not written either
+    _intact(store)
+
+
+def test_id_lists_of_odd_shapes(store: Store) -> None:
+    with pytest.raises(InvalidInputError, match="not a single string"):
+        store.get("base-0")
+    with pytest.raises(TypeError):
+        store.get(None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        store.get([None])  # type: ignore[list-item]
+    assert [hit.id for hit in store.get(["base-1", "base-1", "missing"])] == ["base-1"]
+    assert store.get([]) == []
+    with pytest.raises(InvalidInputError):
+        store.delete(ids=["base-0", "\udfff"])
+    _intact(store)
+
+
+BAD_PAYLOADS = {
+    "nan": {"metadata": {"x": float("nan")}},
+    "inf-nested": {"metadata": {"x": [1.0, {"y": float("inf")}]}},
+    "int-key": {"metadata": {1: "one"}},
+    "object": {"metadata": {"x": object()}},
+    "bytes": {"metadata": {"x": b"raw"}},
+    "huge-int": {"metadata": {"x": 2**70}},
+    "deep": {"metadata": {"x": json.loads("[" * 100 + "]" * 100)}},
+    "surrogate-content": {"content": "text \ud83d"},
+    "surrogate-key": {"metadata": {"k\udc00": 1}},
+    "surrogate-source": {"source": "\ud800.txt"},
+}
+
+
+@pytest.mark.parametrize("fields", BAD_PAYLOADS.values(), ids=BAD_PAYLOADS.keys())
+def test_payloads_json_cannot_hold_are_refused_on_every_engine(
+    store: Store, fields: dict[str, Any]
+) -> None:
+    count = store.count()
+    with pytest.raises(InvalidInputError, match=r"records\[0\]"):
+        within(LIMIT_S, store.upsert, [_record("bad", **fields)])
+    assert store.count() == count
+    _intact(store)
+
+
+def test_numpy_values_are_stored_as_plain_numbers_on_every_engine(store: Store) -> None:
+    metadata = {"f": np.float32(0.5), "i": np.int64(7), "a": np.arange(3), "big": 2**64 - 1}
+    store.upsert([_record("np", metadata=metadata)])
+    assert store.get(["np"])[0].metadata == {"f": 0.5, "i": 7, "a": [0, 1, 2], "big": 2**64 - 1}
+    store.delete(ids=["np"])
+
+
+ODD_FILTERS: list[Any] = [
+    {"n": None},
+    {"": 1},
+    {"n": 1.5},
+    {"n": []},
+    {"n": [1, "x"]},
+    {"n": [True, False]},
+    {"k\ud800": 1},
+    {"n": "\udfff"},
+    {"a.b.c": "x"},
+    "not a dict",
+    {"n": {"gt": 1}},
+    {1: 2},
+    {"n": float("nan")},
+    {"id": "\ud800"},
+    [("n", 1)],
+    {"n": [[1]]},
+    {"n": 10**30},
+]
+
+
+@pytest.mark.parametrize("where", ODD_FILTERS, ids=lambda f: repr(f)[:16])
+def test_odd_filters_give_hits_or_a_typed_error(store: Store, where: Any) -> None:
+    result = _attempt(store.query, "text", np.ones(DIM), 3, where)
+    assert result is None or isinstance(result, list)
+    assert _attempt(store.count, where) in (None, *range(len(BASE) + 1))
+    _intact(store)
+
+
+def test_a_valid_filter_still_selects_exactly(store: Store) -> None:
+    assert [hit.id for hit in store.query("text", np.ones(DIM), 5, {"n": [1, 3]})] in (
+        ["base-1", "base-3"],
+        ["base-3", "base-1"],
+    )
+
+
+_json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False)
+)
+_hostile_scalars = (
+    st.floats()
+    | st.integers()
+    | st.binary(max_size=4)
+    | st.text(st.characters(codec=None, categories=None), max_size=4)
+)
+_values = st.recursive(
+    _json_scalars | _hostile_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=6) | st.integers(), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _json_form(value: Any) -> Any:
+    """What a JSON store gives back for ``value``: tuples as lists, keys as strings."""
+    return json.loads(json.dumps(value))
+
+
+def _storable(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value <= 2**64 - 1
+    if isinstance(value, str):
+        return not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _storable(k) and _storable(v) for k, v in value.items())
+    return False
+
+
+@given(metadata=st.dictionaries(st.text(max_size=8), _values, max_size=4))
+@examples(bounded=20, soaked=500)
+def test_generated_metadata_round_trips_or_is_refused(store: Store, metadata: dict) -> None:
+    if _storable(metadata):
+        within(LIMIT_S, store.upsert, [_record("gen", metadata=metadata)])
+        assert store.get(["gen"])[0].metadata == _json_form(metadata)
+    else:
+        count = store.count()
+        with pytest.raises(InvalidInputError):
+            within(LIMIT_S, store.upsert, [_record("gen-bad", metadata=metadata)])
+        assert store.count() == count and store.get(["gen-bad"]) == []
+    _intact(store)
+
+
+@given(pid=st.text(st.characters(codec=None, categories=None), max_size=40))
+@examples(bounded=20, soaked=500)
+def test_generated_ids_round_trip_or_are_refused(store: Store, pid: str) -> None:
+    if _storable(pid):
+        within(LIMIT_S, store.upsert, [_record(pid)])
+        assert [hit.id for hit in store.get([pid])] == [pid]
+        store.delete(ids=[pid])
+    else:
+        with pytest.raises(InvalidInputError, match="lone surrogate"):
+            within(LIMIT_S, store.upsert, [_record(pid)])
+    _intact(store)
+
+
+@given(where=st.dictionaries(st.text(max_size=6) | st.integers(), _values, max_size=3))
+@examples(bounded=20, soaked=500)
+def test_generated_filters_never_escape_as_untyped_errors(store: Store, where: dict) -> None:
+    result = _attempt(store.query, "text", np.ones(DIM), 2, where)
+    assert result is None or len(result) <= 2
+    _intact(store)
+
+
+def test_folder_reopens_with_everything_after_the_hostile_cases(tmp_path: Path) -> None:
+    folder = str(tmp_path / "edge")
+    with Store("h", Schema({"text": VectorSpec(DIM, model="toy")}), path=folder) as store:
+        store.upsert([_record(pid, metadata={"n": n}) for n, pid in enumerate(BASE)])
+        for fields in BAD_PAYLOADS.values():
+            _attempt(store.upsert, [_record("bad", **fields)])
+        for where in ODD_FILTERS:
+            _attempt(store.query, "text", np.ones(DIM), 3, where)
+    with Store("h", path=folder) as reopened:
+        assert reopened.count() == len(BASE)
+        _intact(reopened)
