@@ -49,3 +49,11 @@ class StoreLockedError(StoreError):
 
 class SchemaMismatchError(StoreError, ValueError):
     """Vectors or a collection do not match the schema they are written into."""
+
+
+class FileReadError(InvalidInputError):
+    """A file could not be read as what its name says it is; the message names the file."""
+
+
+class UnsafeModelError(MSearchError):
+    """A model's weights exist only as pickles (loading one can run code) and were refused."""
