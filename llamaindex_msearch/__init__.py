@@ -1,7 +1,7 @@
 """LlamaIndex integrations for msearch: local embeddings, rerankers and Qdrant search."""
 
 from llamaindex_msearch.embeddings import MSearchEmbedding
-from llamaindex_msearch.multimodal import MSearchAudioEmbedding, MSearchImageEmbedding
+from llamaindex_msearch.multimodal import MSearchAudioEmbedding
 from llamaindex_msearch.multimodal_retrievers import MSearchAudioRetriever, MSearchImageRetriever
 from llamaindex_msearch.rerank import MSearchRerank
 from llamaindex_msearch.retrievers import MSearchRetriever
@@ -12,7 +12,6 @@ __all__ = [
     "MSearchAudioEmbedding",
     "MSearchAudioRetriever",
     "MSearchEmbedding",
-    "MSearchImageEmbedding",
     "MSearchImageRetriever",
     "MSearchRerank",
     "MSearchRetriever",

@@ -51,10 +51,10 @@ class MSearchImageRetriever(BaseRetriever):
         .. code-block:: python
 
             from llama_index.core.schema import QueryBundle
-            from llamaindex_msearch import MSearchImageEmbedding, MSearchImageRetriever
+            from llamaindex_msearch import MSearchEmbedding, MSearchImageRetriever
             from msearch.store import Store
 
-            embed_model = MSearchImageEmbedding(model="openai/clip-vit-base-patch32")
+            embed_model = MSearchEmbedding(model="openai/clip-vit-base-patch32")
             retriever = MSearchImageRetriever(Store("media", path="db"), embed_model)
             retriever.add_images(["cat.jpg", "dog.png"])
             nodes = retriever.retrieve("a photo of a cat")                  # text -> image

@@ -6,12 +6,49 @@ through the same model's text tower, text queries into one vector space.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from msearch.backends import backend_class
 from msearch.backends.base import AudioEmbedder, ImageEmbedder
 from msearch.embeddings import split_spec_options
-from msearch.models import Modality
+from msearch.models import Modality, resolve_spec
+
+#: ``model_type`` values (config.json) of the image-text and audio-text model families.
+_FOLDER_MODALITIES = {
+    "clip": Modality.IMAGE,
+    "chinese_clip": Modality.IMAGE,
+    "siglip": Modality.IMAGE,
+    "siglip2": Modality.IMAGE,
+    "clap": Modality.AUDIO,
+}
+
+
+def model_modality(model: str) -> Modality:
+    """What ``model`` embeds besides text: the registry's word, else a local folder's config.
+
+    An unregistered hub name counts as a text model (its name alone is no proof: a text-only
+    model may well have "clip" in its name); pass the modality explicitly for those.
+
+    >>> from msearch.multimodal import model_modality
+    >>> model_modality("openai/clip-vit-base-patch32").value
+    'image'
+    >>> model_modality("sentence-transformers/all-MiniLM-L6-v2").value
+    'text'
+    """
+    registered = resolve_spec(model).modality
+    if registered is not Modality.TEXT:
+        return registered
+    config = Path(model).expanduser() / "config.json"
+    if not config.is_file():
+        return registered
+    try:
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type", "")
+    except (OSError, ValueError, AttributeError):
+        # An unreadable config is the loader's error to report, with its own context.
+        return registered
+    return _FOLDER_MODALITIES.get(str(model_type), registered)
 
 
 def image_embedder(model: str, backend: str = "transformers", **options: Any) -> ImageEmbedder:

@@ -80,3 +80,74 @@ def test_model_loads_on_first_use_not_at_construction(tmp_path) -> None:
 
     with pytest.raises(ModelNotFoundError, match="not-there"):
         missing.get_query_embedding("x")
+
+
+# -- image-text models: MSearchEmbedding as a MultiModalEmbedding ---------------------------
+
+
+@pytest.fixture(scope="module")
+def image_paths(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    from tests.support.media_fixtures import draw_shape
+
+    folder = tmp_path_factory.mktemp("llamaindex-images")
+    paths = []
+    for shape, fill in [
+        ("circle", (220, 30, 30)),
+        ("square", (30, 30, 220)),
+        ("star", (240, 220, 0)),
+    ]:
+        path = folder / f"{shape}.png"
+        draw_shape(shape, fill, (255, 255, 255)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+async def test_image_model_serves_images_and_its_text_tower(tiny_clip, image_paths) -> None:
+    from llama_index.core.embeddings import MultiModalEmbedding
+
+    from msearch.multimodal import image_embedder
+
+    clip = MSearchEmbedding(model=tiny_clip)  # recognized from the folder's config.json
+    assert isinstance(clip, MultiModalEmbedding)
+    assert (clip.modality, clip.backend) == ("image", "transformers")
+
+    core = image_embedder(tiny_clip)
+    expected = core.embed_images(image_paths)
+    np.testing.assert_allclose(clip.get_image_embedding_batch(image_paths), expected, atol=1e-6)
+    np.testing.assert_allclose(clip.get_image_embedding(image_paths[1]), expected[1], atol=1e-6)
+    batch = await clip.aget_image_embedding_batch(image_paths)
+    np.testing.assert_allclose(batch, expected, atol=1e-6)
+    single = await clip.aget_image_embedding(image_paths[2])
+    np.testing.assert_allclose(single, expected[2], atol=1e-6)
+
+    np.testing.assert_allclose(
+        clip.get_query_embedding("a red circle"), core.embed_query("a red circle"), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        await clip.aget_text_embedding_batch(["a", "b"]),
+        core.embed_documents(["a", "b"]),
+        atol=1e-6,
+    )
+
+
+def test_text_model_refuses_images(minilm, image_paths) -> None:
+    from msearch import InvalidInputError
+
+    text = MSearchEmbedding(model=minilm)
+    assert text.modality == "text"
+    with pytest.raises(InvalidInputError, match="is a text model"):
+        text.get_image_embedding(image_paths[0])
+
+
+async def test_text_model_refuses_images_async(minilm, image_paths) -> None:
+    from msearch import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="is a text model"):
+        await MSearchEmbedding(model=minilm).aget_image_embedding_batch(image_paths)
+
+
+def test_audio_model_is_pointed_to_the_audio_class(tiny_clap) -> None:
+    from msearch import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="MSearchAudioEmbedding"):
+        MSearchEmbedding(model=tiny_clap)

@@ -21,7 +21,7 @@ from langchain_msearch import (
     MSearchImageEmbeddings,
     MSearchImageRetriever,
 )
-from llamaindex_msearch import MSearchAudioEmbedding, MSearchImageEmbedding
+from llamaindex_msearch import MSearchAudioEmbedding, MSearchEmbedding
 from llamaindex_msearch import MSearchAudioRetriever as LlamaAudioRetriever
 from llamaindex_msearch import MSearchImageRetriever as LlamaImageRetriever
 from msearch.crossmodal import MediaCollection
@@ -182,7 +182,7 @@ def test_langchain_retriever_from_store(
 
 
 async def test_llamaindex_embeddings(tiny_clip: str, tiny_clap: str, folder: MediaFolder) -> None:
-    embed = MSearchImageEmbedding(model=tiny_clip)
+    embed = MSearchEmbedding(model=tiny_clip)
     from_path = embed.get_image_embedding(str(folder.images[0]))
     from_stream = embed.get_image_embedding(io.BytesIO(folder.images[0].read_bytes()))
     batch = await embed.aget_image_embedding_batch([str(p) for p in folder.images])
@@ -228,10 +228,10 @@ def test_llamaindex_multimodal_vector_store_index_over_msearch_store(
     from llama_index.core.schema import Document as LlamaDocument
     from llama_index.core.schema import ImageDocument
 
-    from llamaindex_msearch import MSearchEmbedding, MSearchVectorStore
+    from llamaindex_msearch import MSearchVectorStore
 
     store = Store("multimodal-index", location=":memory:")
-    clip = MSearchImageEmbedding(model=tiny_clip)
+    clip = MSearchEmbedding(model=tiny_clip)
     text = MSearchEmbedding(model=minilm)
     # The collection's named vectors are fixed at creation: create it with both.
     MediaCollection(store, image=clip.embedder, text=text.embedder).ensure_schema()
