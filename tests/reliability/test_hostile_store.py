@@ -109,7 +109,7 @@ def test_id_lists_of_odd_shapes(store: Store) -> None:
     _intact(store)
 
 
-BAD_PAYLOADS = {
+BAD_PAYLOADS: dict[str, dict[str, Any]] = {
     "nan": {"metadata": {"x": float("nan")}},
     "inf-nested": {"metadata": {"x": [1.0, {"y": float("inf")}]}},
     "int-key": {"metadata": {1: "one"}},
