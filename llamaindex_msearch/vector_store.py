@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core.schema import (
     BaseNode,
+    ImageNode,
     MetadataMode,
     NodeRelationship,
     RelatedNodeInfo,
@@ -28,7 +30,7 @@ from qdrant_client import QdrantClient, models
 
 from msearch.backends.base import SparseEmbedder
 from msearch.errors import InvalidInputError
-from msearch.store import TEXT, TEXT_SPARSE, Distance, Hit, Record, Store
+from msearch.store import IMAGE, TEXT, TEXT_SPARSE, Distance, Hit, Record, Store
 from msearch.store import schema as s
 from msearch.store.embedders import as_sparse_embedder
 from msearch.store.filters import merge, to_qdrant
@@ -49,7 +51,10 @@ class MSearchVectorStore(BasePydanticVectorStore):
     the collection records which model built its vectors (without it only the dimension is
     recorded and checked), and ``sparse_embedding`` for sparse and hybrid queries
     (``VectorStoreQueryMode.SPARSE`` / ``HYBRID``). Node ids, text and metadata come back as
-    added; ``ref_doc_id`` is stored as msearch's ``doc_id``.
+    added; ``ref_doc_id`` is stored as msearch's ``doc_id``. ``ImageNode``s (and every node of a
+    store on the ``image`` vector, as ``MultiModalVectorStoreIndex``'s ``image_store``) are
+    stored as images, ``source`` = their ``image_path`` (or ``image_url``), and come back as
+    ``ImageNode``s, like the images ``MediaCollection`` and the CLI index.
 
     Example:
         .. code-block:: python
@@ -173,7 +178,7 @@ class MSearchVectorStore(BasePydanticVectorStore):
         _, metadatas, ids = prepare_texts(
             texts, [node.metadata for node in nodes], [node.node_id for node in nodes]
         )
-        return text_records(
+        records = text_records(
             texts,
             dense,
             sparse,
@@ -183,6 +188,14 @@ class MSearchVectorStore(BasePydanticVectorStore):
             dense_name=self.vector_name,
             sparse_name=self.sparse_vector_name,
         )
+        return [self._as_image(node, record) for node, record in zip(nodes, records, strict=True)]
+
+    def _as_image(self, node: BaseNode, record: Record) -> Record:
+        """The record of an image node: modality ``image``, source its path or URL."""
+        if not isinstance(node, ImageNode) and self.vector_name != IMAGE:
+            return record
+        source = getattr(node, "image_path", None) or getattr(node, "image_url", None)
+        return dataclasses.replace(record, modality=IMAGE, source=source or record.source)
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         self._store.delete(doc_id=ref_doc_id)
@@ -289,10 +302,22 @@ class MSearchVectorStore(BasePydanticVectorStore):
 
 
 def to_node(hit: Hit) -> TextNode:
-    """A TextNode with the id, text and metadata it was added with."""
+    """A TextNode with the id, text and metadata it was added with; an ImageNode for an image,
+    with its ``image_path`` (or ``image_url``) from msearch's ``source``."""
     relationships = {}
     if hit.doc_id:
         relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=hit.doc_id)
+    if hit.modality == IMAGE:
+        source = hit.source or None
+        remote = source is not None and source.startswith(("http://", "https://"))
+        return ImageNode(
+            id_=hit.id,
+            text=hit.content or "",
+            metadata=dict(hit.metadata),
+            relationships=relationships,
+            image_path=None if remote else source,
+            image_url=source if remote else None,
+        )
     return TextNode(
         id_=hit.id,
         text=hit.content or "",

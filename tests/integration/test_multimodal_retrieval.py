@@ -257,3 +257,17 @@ def test_llamaindex_multimodal_vector_store_index_over_msearch_store(
     assert len(by_text) == 2 and all("file" in hit.node.metadata for hit in by_text)
     assert any(hit.node.get_content() == "Circles are round shapes." for hit in both)
     assert store.count() == len(folder.images) + 1
+
+    # Images added through LlamaIndex are msearch images: they come back as ImageNodes with
+    # their path, and are stored with source = that path and modality "image", so msearch's
+    # own image retriever (and the CLI) read them as images too.
+    assert isinstance(own[0].node, ImageNode)
+    assert own[0].node.image_path == str(folder.images[2])
+    assert all(isinstance(hit.node, ImageNode) and hit.node.image_path for hit in by_text)
+    text_hits = [hit for hit in both if not isinstance(hit.node, ImageNode)]
+    assert [hit.node.get_content() for hit in text_hits] == ["Circles are round shapes."]
+    stored = {hit.source: hit.modality for hit in store.scan()}
+    assert {str(p): "image" for p in folder.images}.items() <= stored.items()
+    assert sorted(stored.values()).count("text") == 1
+    plain = LlamaImageRetriever(store, clip, k=1).retrieve(str(folder.images[2]))
+    assert plain[0].node.image_path == str(folder.images[2])  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from llama_index.core import Document, VectorStoreIndex
 from llama_index.core.llms import MockLLM
+from llama_index.core.schema import ImageNode, TextNode
 from llama_index.core.vector_stores.types import (
     FilterCondition,
     FilterOperator,
@@ -126,3 +127,46 @@ async def test_async_add_query_delete(
     assert nodes[0].node.ref_doc_id == "paris"
     await store.adelete("paris")
     assert (await MSearchRetriever(store, k=1).aretrieve("Eiffel"))[0].node.ref_doc_id != "paris"
+
+
+async def test_image_nodes_round_trip_as_images(
+    store: MSearchVectorStore, embed_model: MSearchEmbedding
+) -> None:
+    captions = ["a red circle on white", "a harbour at night", "a note about cats"]
+    vectors = embed_model.get_text_embedding_batch(captions)
+    local = ImageNode(id_="red", text=captions[0], image_path="/pics/red.png", metadata={"k": 1})
+    remote = ImageNode(id_="port", text=captions[1], image_url="https://example.org/port.jpg")
+    note = TextNode(id_="note", text=captions[2], metadata={"source": "notes.txt"})
+    for node, vector in zip([local, remote, note], vectors, strict=True):
+        node.embedding = vector
+    store.add([local, note])
+    await store.async_add([remote])
+
+    stored = {hit.id: (hit.source, hit.modality) for hit in store.store.scan()}
+    assert stored == {
+        "red": ("/pics/red.png", "image"),
+        "port": ("https://example.org/port.jpg", "image"),
+        "note": ("notes.txt", "text"),
+    }
+    back = {node.node_id: node for node in store.get_nodes()}
+    assert isinstance(back["red"], ImageNode) and back["red"].image_path == "/pics/red.png"
+    assert back["red"].metadata == {"k": 1} and back["red"].text == captions[0]
+    assert isinstance(back["port"], ImageNode)
+    assert back["port"].image_url == "https://example.org/port.jpg"
+    assert not isinstance(back["note"], ImageNode)
+
+    hits = MSearchRetriever(store, k=1).retrieve("a red circle")
+    assert isinstance(hits[0].node, ImageNode) and hits[0].node.image_path == "/pics/red.png"
+    result = await store.aquery(_query(embed_model, "boats in a harbour", similarity_top_k=1))
+    assert isinstance(result.nodes[0], ImageNode) and result.ids == ["port"]
+
+
+def test_a_store_on_the_image_vector_stores_images(embed_model: MSearchEmbedding) -> None:
+    images = MSearchVectorStore("li-images", location=":memory:", vector_name="image")
+    node = TextNode(id_="x", text="", metadata={"file": "x.png"})
+    node.embedding = embed_model.get_text_embedding("anything")
+    images.add([node])
+    hit = next(images.store.scan())
+    assert hit.modality == "image"
+    assert isinstance(images.get_nodes(["x"])[0], ImageNode)
+    images.close()
