@@ -15,6 +15,9 @@ from msearch.errors import (
     ServerConnectionError,
 )
 from msearch.models import Modality, ModelSpec, get_spec, register, registered_models
+from msearch.multimodal import audio_embedder, image_embedder
+from msearch.rerank import reranker
+from msearch.sparse import sparse_embedder
 
 __version__ = "0.1.0"
 
@@ -29,8 +32,12 @@ __all__ = [
     "ModelNotFoundError",
     "ModelSpec",
     "ServerConnectionError",
+    "audio_embedder",
     "get_spec",
+    "image_embedder",
     "register",
     "registered_models",
+    "reranker",
+    "sparse_embedder",
     "text_embedder",
 ]

@@ -17,6 +17,20 @@ def test_imports_leave_heavy_libraries_out() -> None:
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
+def test_every_factory_is_exported_at_the_top() -> None:
+    import msearch
+    from msearch import embeddings, multimodal, rerank, sparse
+
+    assert msearch.text_embedder is embeddings.text_embedder
+    assert msearch.reranker is rerank.reranker
+    assert msearch.sparse_embedder is sparse.sparse_embedder
+    assert msearch.image_embedder is multimodal.image_embedder
+    assert msearch.audio_embedder is multimodal.audio_embedder
+    assert {"reranker", "sparse_embedder", "image_embedder", "audio_embedder"} <= set(
+        msearch.__all__
+    )
+
+
 def test_missing_backend_library_names_the_extra(monkeypatch) -> None:
     import msearch
     from msearch._deps import require
