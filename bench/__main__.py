@@ -1,0 +1,35 @@
+"""``python -m bench``: every benchmark in one run, printing markdown tables.
+
+``--quick`` runs each on a small slice (a smoke test of the scripts, not numbers to quote).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from bench import bench_index, bench_rerank, bench_text
+from bench.common import cleanup, header, machine_report, table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--passages", type=int, default=None, help="text corpus size")
+    args = parser.parse_args()
+    quick = ["--quick"] if args.quick else []
+    started = time.perf_counter()
+    header("Machine")
+    table([{"what": key, "value": value} for key, value in machine_report().items()])
+    try:
+        text_args = quick + (["--passages", str(args.passages)] if args.passages else [])
+        bench_text.main(text_args)
+        bench_rerank.main(quick)
+        bench_index.main(quick)
+    finally:
+        cleanup()
+    print(f"\nall benchmarks: {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
