@@ -101,7 +101,9 @@ def bench_raw_client(
     latencies = []
     for query in queries:
         start = time.perf_counter()
-        hits = client.query_points("bench", query=query.tolist(), using="text", limit=10).points
+        hits = client.query_points(
+            "bench", query=query.tolist(), using="text", limit=10, with_payload=True
+        ).points
         latencies.append(time.perf_counter() - start)
     client.close()
     return _row("raw qdrant-client (local folder)", len(vectors), upsert, latencies, len(hits))
