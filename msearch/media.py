@@ -53,7 +53,11 @@ def describe(item: Any) -> str:
     if isinstance(item, Audio | AudioWindow):
         return item.source
     if isinstance(item, tuple) and len(item) == 2:
-        return f"audio array {np.shape(item[0])} at {item[1]} Hz"
+        try:
+            shape: Any = np.shape(item[0])
+        except ValueError:  # a ragged list has no shape
+            shape = type(item[0]).__name__
+        return f"audio array {shape} at {item[1]} Hz"
     if isinstance(item, np.ndarray):
         return f"array {item.shape}"
     name = getattr(item, "name", None)
@@ -105,6 +109,13 @@ def _decode_image(data: bytes, name: str) -> Any:
     ops = require("PIL.ImageOps", "transformers")
     try:
         with pil.open(io.BytesIO(data)) as opened:
+            limit = pil.MAX_IMAGE_PIXELS
+            # PIL only warns between its limit and twice it; decoding would still allocate.
+            if limit is not None and opened.width * opened.height > limit:
+                raise MediaError(
+                    f"{name} is {opened.width}x{opened.height} pixels, more than PIL's "
+                    f"MAX_IMAGE_PIXELS ({limit}): refused as a possible decompression bomb"
+                )
             opened.load()
             image = ops.exif_transpose(opened)
             return image.convert("RGB")
@@ -114,6 +125,8 @@ def _decode_image(data: bytes, name: str) -> Any:
 
 def _image_from_array(array: np.ndarray, pil: Any) -> Any:
     data = array
+    if data.dtype.kind not in "buif" or data.size == 0:
+        raise MediaError(f"an image array must hold numbers and pixels, got {describe(array)}")
     if data.ndim == 3 and data.shape[2] == 1:
         data = data[:, :, 0]
     if data.ndim not in (2, 3) or (data.ndim == 3 and data.shape[2] not in (3, 4)):
@@ -121,7 +134,13 @@ def _image_from_array(array: np.ndarray, pil: Any) -> Any:
             f"an image array must be (height, width) or (height, width, 3 or 4), got {array.shape}"
         )
     if data.dtype.kind == "f":
+        if not np.all(np.isfinite(data)):
+            raise MediaError(f"{describe(array)} holds NaN or infinite pixels")
         data = np.clip(data * 255.0 + 0.5, 0, 255)  # floats are taken as 0..1 intensities
+    elif data.dtype.kind in "iu" and (data.min() < 0 or data.max() > 255):
+        raise MediaError(
+            f"{describe(array)}: integer pixels must be 0..255 (scale 16-bit images to 8 bits)"
+        )
     image = pil.fromarray(np.ascontiguousarray(data.astype(np.uint8)))
     return image.convert("RGB")
 
@@ -240,7 +259,11 @@ def load_audio(item: Any, sample_rate: int | None = None) -> Audio:
         samples, rate = item.samples, item.sample_rate
     elif isinstance(item, tuple) and len(item) == 2:
         rate = _check_rate(item[1], name)
-        samples = to_mono(np.asarray(item[0]), name)
+        try:
+            array = np.asarray(item[0])
+        except (TypeError, ValueError) as err:  # ragged lists and the like
+            raise MediaError(f"{name}: not an array of audio samples ({err})") from err
+        samples = to_mono(array, name)
     elif isinstance(item, np.ndarray):
         raise MediaError(f"{name}: pass audio arrays as (array, sample_rate) pairs")
     else:
@@ -252,6 +275,8 @@ def load_audio(item: Any, sample_rate: int | None = None) -> Audio:
     if sample_rate is not None and rate != sample_rate:
         samples = resample(samples, rate, sample_rate)
         rate = sample_rate
+        if samples.size == 0:
+            raise MediaError(f"{name} is too short to leave any sample at {sample_rate} Hz")
     return Audio(np.ascontiguousarray(samples, dtype=np.float32), int(rate), name)
 
 
@@ -294,6 +319,8 @@ def to_mono(samples: np.ndarray, name: str = "audio") -> np.ndarray:
     taken as the channels, since clips have far more frames than channels.
     """
     data = samples
+    if data.dtype.kind not in "iuf":
+        raise MediaError(f"{name}: audio samples must be numbers, got dtype {data.dtype}")
     if data.dtype.kind in "iu":
         half = 2.0 ** (data.dtype.itemsize * 8 - 1)
         offset = half if data.dtype.kind == "u" else 0.0
