@@ -12,6 +12,7 @@ open the same folder; the client closes when the last store using it closes.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 from qdrant_client import QdrantClient
 
-from msearch.errors import InvalidInputError, StoreLockedError
+from msearch.errors import InvalidInputError, StoreError, StoreLockedError
 from msearch.store.folders import CLIENT, check_folder
 
 MEMORY = ":memory:"
@@ -116,6 +117,10 @@ def release(client: QdrantClient) -> None:
 def _open_folder(folder: Path, options: dict[str, Any]) -> QdrantClient:
     try:
         return QdrantClient(path=str(folder), **options)
+    except (ValueError, sqlite3.DatabaseError) as err:  # meta.json or storage.sqlite damaged
+        raise StoreError(
+            f"the embedded Qdrant folder {folder} is damaged and cannot be opened: {err}"
+        ) from err
     except RuntimeError as err:
         if "already accessed" not in str(err):
             raise
