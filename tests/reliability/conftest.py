@@ -8,6 +8,8 @@ Without it, ``soak`` tests are skipped, so a plain ``pytest`` never runs them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.reliability._mode import enable_soak, soak
@@ -26,3 +28,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "soak" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def infinity_minilm(minilm: str) -> Any:
+    """MiniLM on an in-process infinity engine, shared by the text and load tests."""
+    from msearch.embeddings import text_embedder
+
+    return text_embedder(minilm, "infinity", timeout=120)
+
+
+@pytest.fixture(scope="session")
+def infinity_tiny_reranker(tiny_cross_encoder: str) -> Any:
+    """The tiny cross-encoder on an in-process infinity engine."""
+    from msearch.rerank import reranker
+
+    return reranker(tiny_cross_encoder, "infinity", timeout=120)

@@ -203,8 +203,8 @@ def test_sigkill_during_bulk_upsert_loses_no_acknowledged_point(
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("kill-corpus")
-    for n in range(30):
-        words = " ".join(f"w{n}x{i}" for i in range(150 + 29 * n))
+    for n in range(12):
+        words = " ".join(f"w{n}x{i}" for i in range(60 + 15 * n))
         (folder / f"doc{n:02d}.txt").write_text(words)
     (folder / "notes").mkdir()
     (folder / "notes" / "readme.md").write_text("# Notes\n\nA short markdown note about cats.")
@@ -255,7 +255,7 @@ def test_killed_index_run_then_rerun_equals_a_clean_run(
     corpus: Path, clean_run: tuple[Any, float], tmp_path: Path, point: int
 ) -> None:
     (clean_count, clean_rows), writing_s = clean_run
-    assert clean_count == len(clean_rows) > 30
+    assert clean_count == len(clean_rows) > 12
     delay = random.Random(f"{SEED}-index-{point}").uniform(0.0, 0.9) * writing_s
     where = f"seed {SEED}, killed {delay:.2f} s after the store folder appeared"
     store = tmp_path / "store"
