@@ -1,0 +1,97 @@
+"""Token-aware chunking with overlap, over text that arrives in pieces.
+
+Words are counted with the embedding model's own tokenizer, so a chunk fits the model's window;
+the stream is consumed piece by piece and only the current window is held in memory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+
+TokenCounter = Callable[[list[str]], list[int]]
+
+_WORD = re.compile(r"\S+\s*|\s+")
+
+
+def approximate_tokens(words: list[str]) -> list[int]:
+    """A tokenizer-free estimate (about four characters a token), for remote-only models."""
+    return [max(1, len(word.strip()) // 4 + 1) if word.strip() else 0 for word in words]
+
+
+def tokenizer_counter(tokenizer: object) -> TokenCounter:
+    """Count tokens per word with a Hugging Face tokenizer (no special tokens)."""
+
+    def count(words: list[str]) -> list[int]:
+        ids = tokenizer(words, add_special_tokens=False)["input_ids"]  # type: ignore[operator]
+        return [len(row) for row in ids]
+
+    return count
+
+
+def chunk_stream(
+    pieces: Iterable[str],
+    count_tokens: TokenCounter = approximate_tokens,
+    size: int = 200,
+    overlap: int = 40,
+) -> Iterator[str]:
+    """Chunks of about ``size`` tokens, each sharing ``overlap`` tokens with the one before.
+
+    >>> list(chunk_stream(["one two three four five"], size=2, overlap=1))
+    ['one two ', 'two three ', 'three four ', 'four five']
+    """
+    if size < 1 or not 0 <= overlap < size:
+        raise ValueError(f"need size >= 1 and 0 <= overlap < size, got {size=}, {overlap=}")
+    window: deque[tuple[str, int]] = deque()
+    tokens = 0
+    fresh = 0  # tokens in the window not yet part of an emitted chunk
+    for words in _words(pieces):
+        for word, count in zip(words, count_tokens(words), strict=True):
+            window.append((word, count))
+            tokens += count
+            fresh += count
+            if tokens >= size:
+                yield "".join(word for word, _ in window)
+                while window and tokens - window[0][1] >= overlap and tokens > overlap:
+                    tokens -= window.popleft()[1]
+                fresh = 0
+    if fresh and window:
+        text = "".join(word for word, _ in window)
+        if text.strip():
+            yield text
+
+
+def _words(pieces: Iterable[str]) -> Iterator[list[str]]:
+    """Words with their trailing space, re-joining words split across piece boundaries."""
+    carry = ""
+    for piece in pieces:
+        text = carry + piece
+        words = _WORD.findall(text)
+        carry = ""
+        if words and not words[-1][-1:].isspace():
+            carry = words.pop()
+        if words:
+            yield words
+    if carry:
+        yield [carry]
+
+
+def model_token_counter(model: str, backend: str) -> TokenCounter:
+    """Count with ``model``'s own tokenizer when it is on disk; else approximate.
+
+    Server-only models (``infinity-server``) have no local tokenizer: their chunks are sized by
+    the approximation, and the server truncates what is longer than the model's window.
+    """
+    if backend == "infinity-server":
+        return approximate_tokens
+    from msearch.backends._loading import locate_model
+    from msearch.errors import MSearchError
+
+    try:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(locate_model(model))
+    except (ImportError, OSError, ValueError, MSearchError):
+        return approximate_tokens
+    return tokenizer_counter(tokenizer)

@@ -1,0 +1,349 @@
+"""The ``msearch`` command: index a folder, search it, list models, describe the store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from msearch.backends._loading import is_local
+from msearch.config import Config, load_config
+from msearch.errors import MissingDependencyError, MSearchError
+from msearch.store import AUDIO, IMAGE, TEXT, TEXT_SPARSE, Hit, Store, default_path
+
+MODALITIES = ("text", "image", "audio", "all")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(
+            args.config,
+            store_path=getattr(args, "store", None),
+            url=getattr(args, "url", None),
+            collection=getattr(args, "collection", None),
+        )
+        if not config.allow_download:
+            # Offline by default: a model that is not on disk fails at once instead of
+            # waiting on hub retries.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        return int(args.run(args, config))
+    except MSearchError as err:
+        print(f"msearch: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("msearch: interrupted; run the same command again to finish", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="msearch", description="Index folders of text, images and audio; search them."
+    )
+    parser.add_argument("--config", help="msearch.toml to read (default: ./msearch.toml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_store(sub: argparse.ArgumentParser) -> None:
+        where = sub.add_mutually_exclusive_group()
+        where.add_argument("--store", help=f"embedded store folder (default: {default_path()})")
+        where.add_argument("--url", help="Qdrant server URL (api key: MSEARCH_API_KEY)")
+        sub.add_argument("--collection", help="collection name (default: msearch)")
+
+    index = commands.add_parser("index", help="index a folder (incremental)")
+    index.add_argument("path")
+    index.add_argument("--quiet", action="store_true", help="no progress bars")
+    index.add_argument("-v", "--verbose", action="store_true", help="print each file as done")
+    with_store(index)
+    index.set_defaults(run=_index)
+
+    search = commands.add_parser("search", help="search the store")
+    search.add_argument("query")
+    search.add_argument("--modality", choices=MODALITIES, default="text")
+    search.add_argument("--mode", choices=("dense", "sparse", "hybrid"), default="dense")
+    search.add_argument("--rerank", action="store_true", help="rerank text hits (rerank model)")
+    search.add_argument("-k", type=int, default=5)
+    search.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="match a metadata or msearch field (source, modality ...); repeatable",
+    )
+    search.add_argument("--json", action="store_true", help="print hits as a JSON list")
+    with_store(search)
+    search.set_defaults(run=_search)
+
+    models = commands.add_parser("models", help="known models and whether they are local")
+    models.set_defaults(run=_models)
+
+    info = commands.add_parser("info", help="collections, counts and models of the store")
+    with_store(info)
+    info.set_defaults(run=_info)
+    return parser
+
+
+# -- building things from the configuration ---------------------------------------------
+def open_store(config: Config) -> Store:
+    if config.url:
+        return Store(config.collection, url=config.url, api_key=config.api_key or None)
+    return Store(config.collection, path=config.store_path or default_path())
+
+
+def _options(config: Config) -> dict[str, Any]:
+    return {"device": config.device} if config.device else {}
+
+
+def build_text(config: Config) -> Any:
+    from msearch.embeddings import text_embedder
+
+    return text_embedder(
+        config.text_model, config.text_backend, batch_size=config.batch_size, **_options(config)
+    )
+
+
+def build_sparse(config: Config) -> Any:
+    if not config.sparse_model:
+        return None
+    from msearch.sparse import sparse_embedder
+
+    return sparse_embedder(config.sparse_model, config.sparse_backend, **_options(config))
+
+
+def build_media(config: Config, kind: str, needed: bool) -> tuple[Any, str | None]:
+    """The image or audio embedder, and why it is unavailable (None when it loaded).
+
+    The model is loaded only when ``needed`` (files of that kind are present).
+    """
+    from msearch.multimodal import audio_embedder, image_embedder
+
+    model = config.image_model if kind == IMAGE else config.audio_model
+    backend = config.image_backend if kind == IMAGE else config.audio_backend
+    if not model:
+        return None, f"no {kind} model configured"
+    factory = image_embedder if kind == IMAGE else audio_embedder
+    try:
+        embedder = factory(model, backend, **_options(config))
+    except MissingDependencyError as err:
+        return None, str(err)
+    if not needed:
+        return embedder, f"{kind} model not loaded"
+    if backend != "infinity-server" and not is_local(model) and not config.allow_download:
+        return embedder, (
+            f"{kind} model {model!r} is not on this machine; download it once with "
+            f"`huggingface-cli download {model}`, or set MSEARCH_ALLOW_DOWNLOAD=1"
+        )
+    return embedder, None
+
+
+def _index(args: argparse.Namespace, config: Config) -> int:
+    from msearch.chunking import model_token_counter
+    from msearch.crossmodal import AUDIO_SUFFIXES, IMAGE_SUFFIXES
+    from msearch.indexing import FolderIndexer, IndexOptions
+
+    root = Path(args.path).expanduser()
+    if not root.exists():
+        print(f"msearch: error: {args.path} does not exist", file=sys.stderr)
+        return 2
+    suffixes = {p.suffix.lower() for p in ([root] if root.is_file() else root.rglob("*"))}
+    image, image_missing = build_media(config, IMAGE, bool(suffixes & IMAGE_SUFFIXES))
+    audio, audio_missing = build_media(config, AUDIO, bool(suffixes & AUDIO_SUFFIXES))
+    unavailable = {
+        kind: reason
+        for kind, reason in ((IMAGE, image_missing), (AUDIO, audio_missing))
+        if reason is not None
+    }
+    for kind, reason in unavailable.items():
+        if bool(suffixes & (IMAGE_SUFFIXES if kind == IMAGE else AUDIO_SUFFIXES)):
+            print(f"skipping {kind} files: {reason}")
+    text = build_text(config)
+    with open_store(config) as store:
+        indexer = FolderIndexer(
+            store,
+            text,
+            sparse=build_sparse(config),
+            image=image,
+            audio=audio,
+            unavailable=unavailable,
+            count_tokens=model_token_counter(config.text_model, config.text_backend),
+            options=IndexOptions(
+                chunk_tokens=config.chunk_tokens,
+                chunk_overlap=config.chunk_overlap,
+                max_file_bytes=config.max_file_bytes,
+                batch_size=config.batch_size,
+                show_progress=False if args.quiet else None,
+                verbose=args.verbose,
+            ),
+            report=lambda line: print(line, file=sys.stderr),
+        )
+        summary = indexer.index(root)
+    for source, reason in summary.skipped:
+        if reason != "not a supported file type" and not reason.startswith(tuple(unavailable)):
+            print(f"skipped: {_shown(source)}: {reason}")
+    print(summary.line())
+    return 0
+
+
+def _search(args: argparse.Namespace, config: Config) -> int:
+    filters = dict(_key_value(item) for item in args.filter)
+    with open_store(config) as store:
+        hits = search(
+            store, config, args.query, args.modality, args.mode, args.k, filters, args.rerank
+        )
+    if args.json:
+        print(json.dumps([_as_json(hit) for hit in hits], indent=2, ensure_ascii=False))
+        return 0
+    if not hits:
+        print("no results")
+    for rank, hit in enumerate(hits, start=1):
+        snippet = " ".join((hit.content or "").split())[:100]
+        print(f"{rank:2d}. {hit.score:.3f}  [{hit.modality}] {_shown(hit.source)}\n    {snippet}")
+    return 0
+
+
+def search(
+    store: Store,
+    config: Config,
+    query: str,
+    modality: str = "text",
+    mode: str = "dense",
+    k: int = 5,
+    filters: dict[str, Any] | None = None,
+    rerank: bool = False,
+) -> list[Hit]:
+    """Search the store as ``msearch search`` does; returns hits best first."""
+    if k < 1:
+        raise _input_error(f"-k must be >= 1, got {k}")
+    if mode != "dense" and modality != "text":
+        raise _input_error(f"--mode {mode} applies to --modality text only")
+    if rerank and modality != "text":
+        raise _input_error("--rerank applies to --modality text only")
+    schema = store.schema
+    if schema is None:
+        return []
+    fetch = k * 4 if rerank else k
+    if modality == "text":
+        hits = _text_hits(store, config, query, mode, fetch, filters)
+    else:
+        queries = {}
+        for kind in (TEXT, IMAGE, AUDIO) if modality == "all" else (modality,):
+            if kind in schema.vectors:
+                queries[kind] = _query_vector(config, kind, query)
+        if not queries:
+            raise _input_error(f"the collection has no {modality} vectors")
+        if len(queries) == 1:
+            ((name, vector),) = queries.items()
+            hits = store.query(name, vector, fetch, filters)
+        else:
+            hits = store.fused_query(queries, fetch, filters)
+    return _reranked(config, query, hits, k) if rerank else hits[:k]
+
+
+def _text_hits(
+    store: Store, config: Config, query: str, mode: str, k: int, filters: dict[str, Any] | None
+) -> list[Hit]:
+    dense = build_text(config).embed_query(query) if mode != "sparse" else None
+    if mode == "dense":
+        return store.query(TEXT, dense, k, filters)
+    sparse_model = build_sparse(config)
+    if sparse_model is None:
+        raise _input_error(f"--mode {mode} needs a sparse model: set models.sparse in msearch.toml")
+    sparse = sparse_model.embed_query_sparse(query)
+    if mode == "sparse":
+        return store.query(TEXT_SPARSE, sparse, k, filters)
+    return store.hybrid_query(dense, sparse, k, filters)
+
+
+def _query_vector(config: Config, kind: str, query: str) -> Any:
+    if kind == TEXT:
+        return build_text(config).embed_query(query)
+    embedder, missing = build_media(config, kind, needed=True)
+    if missing is not None:
+        raise _input_error(missing)
+    return embedder.embed_query(query)
+
+
+def _reranked(config: Config, query: str, hits: list[Hit], k: int) -> list[Hit]:
+    if not config.rerank_model:
+        raise _input_error("--rerank needs a reranker: set models.rerank in msearch.toml")
+    from dataclasses import replace
+
+    from msearch.rerank import reranker
+
+    model = reranker(config.rerank_model, config.rerank_backend, **_options(config))
+    results = model.rerank(query, [hit.content or "" for hit in hits], top_n=k)
+    return [replace(hits[result.index], score=result.score) for result in results]
+
+
+def _models(args: argparse.Namespace, config: Config) -> int:
+    from msearch.models import registered_models
+
+    print(f"{'model':45s} {'kind':9s} {'modality':8s} {'dim':>5s}  local")
+    for spec in registered_models():
+        found = is_local(spec.name)
+        dim, local = str(spec.dim or "?"), "yes" if found else "no"
+        print(f"{spec.name:45s} {spec.kind:9s} {spec.modality:8s} {dim:>5s}  {local}")
+    return 0
+
+
+def _info(args: argparse.Namespace, config: Config) -> int:
+    with open_store(config) as store:
+        where = config.url or str(config.store_path or default_path())
+        print(f"store: {where}")
+        schema = store.schema
+        if schema is None:
+            print(f"collection {config.collection!r}: not created yet")
+            return 0
+        print(f"collection {config.collection!r}: {store.count()} points")
+        for name, spec in sorted(schema.vectors.items()):
+            print(f"  {name}: {spec.size} dims, {spec.distance}, model {spec.model}")
+        for name, sparse in sorted(schema.sparse.items()):
+            print(f"  {name}: sparse, model {sparse.model}")
+    return 0
+
+
+# -- small helpers ------------------------------------------------------------------
+def _key_value(item: str) -> tuple[str, Any]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise _input_error(f"--filter wants KEY=VALUE, got {item!r}")
+    parsed: Any = value
+    if value.lstrip("-").isdigit():
+        parsed = int(value)
+    elif value in ("true", "false"):
+        parsed = value == "true"
+    return key, parsed
+
+
+def _as_json(hit: Hit) -> dict[str, Any]:
+    return {
+        "id": hit.id,
+        "source": hit.source,
+        "modality": hit.modality,
+        "score": hit.score,
+        "content": hit.content,
+        "chunk": hit.payload.get("chunk"),
+        "metadata": hit.metadata,
+    }
+
+
+def _shown(source: str | None) -> str:
+    if not source:
+        return "-"
+    try:
+        return os.path.relpath(source)
+    except ValueError:
+        return source
+
+
+def _input_error(message: str) -> MSearchError:
+    from msearch.errors import InvalidInputError
+
+    return InvalidInputError(message)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

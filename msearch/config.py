@@ -1,0 +1,157 @@
+"""Settings for the ``msearch`` command: ``msearch.toml``, ``MSEARCH_*`` variables, defaults.
+
+Precedence, highest first: command-line flags, ``MSEARCH_*`` environment variables, the
+config file (``--config``, else ``$MSEARCH_CONFIG``, else ``./msearch.toml``), defaults.
+
+An example ``msearch.toml``::
+
+    [models]
+    text = "sentence-transformers/all-MiniLM-L6-v2"
+    text_backend = "sentence-transformers"
+    image = "openai/clip-vit-base-patch32"
+    audio = "laion/clap-htsat-unfused"
+    sparse = ""            # e.g. "BAAI/bge-m3" with sparse_backend = "flag" for hybrid search
+    rerank = ""            # e.g. "BAAI/bge-reranker-v2-m3" with rerank_backend = "flag"
+    device = "cpu"
+    batch_size = 32
+    allow_download = false  # true: fetch models from the hub; default: offline
+
+    [store]
+    path = "~/.local/share/msearch/qdrant"   # or url = "https://...", api_key = "..."
+    collection = "msearch"
+
+    [index]
+    chunk_tokens = 200
+    chunk_overlap = 40
+    max_file_bytes = 52428800
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from msearch.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class Config:
+    text_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    text_backend: str = "sentence-transformers"
+    image_model: str = "openai/clip-vit-base-patch32"
+    image_backend: str = "transformers"
+    audio_model: str = "laion/clap-htsat-unfused"
+    audio_backend: str = "transformers"
+    sparse_model: str = ""
+    sparse_backend: str = "flag"
+    rerank_model: str = ""
+    rerank_backend: str = "sentence-transformers"
+    device: str = ""
+    batch_size: int = 32
+    store_path: str = ""
+    url: str = ""
+    api_key: str = ""
+    collection: str = "msearch"
+    chunk_tokens: int = 200
+    chunk_overlap: int = 40
+    max_file_bytes: int = 50 * 1024 * 1024
+    allow_download: bool = False
+
+
+# [section] key in msearch.toml -> Config field; the environment variable is MSEARCH_<FIELD>.
+_FILE_KEYS = {
+    ("models", "text"): "text_model",
+    ("models", "text_backend"): "text_backend",
+    ("models", "image"): "image_model",
+    ("models", "image_backend"): "image_backend",
+    ("models", "audio"): "audio_model",
+    ("models", "audio_backend"): "audio_backend",
+    ("models", "sparse"): "sparse_model",
+    ("models", "sparse_backend"): "sparse_backend",
+    ("models", "rerank"): "rerank_model",
+    ("models", "rerank_backend"): "rerank_backend",
+    ("models", "device"): "device",
+    ("models", "batch_size"): "batch_size",
+    ("store", "path"): "store_path",
+    ("store", "url"): "url",
+    ("store", "api_key"): "api_key",
+    ("store", "collection"): "collection",
+    ("index", "chunk_tokens"): "chunk_tokens",
+    ("index", "chunk_overlap"): "chunk_overlap",
+    ("index", "max_file_bytes"): "max_file_bytes",
+    ("models", "allow_download"): "allow_download",
+}
+
+
+def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Config:
+    """Defaults, then the config file, then ``MSEARCH_*`` variables, then ``overrides``."""
+    values: dict[str, Any] = {}
+    file = _config_file(path)
+    if file is not None:
+        values.update(_read_file(file))
+    values.update(_read_env())
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    return _typed(values)
+
+
+def _config_file(path: str | os.PathLike[str] | None) -> Path | None:
+    if path is not None:
+        file = Path(path).expanduser()
+        if not file.is_file():
+            raise InvalidInputError(f"config file {file} does not exist")
+        return file
+    env = os.environ.get("MSEARCH_CONFIG")
+    if env:
+        return _config_file(env)
+    local = Path("msearch.toml")
+    return local if local.is_file() else None
+
+
+def _read_file(file: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(file.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise InvalidInputError(f"{file} is not valid TOML: {err}") from err
+    values = {}
+    for section, table in data.items():
+        if not isinstance(table, dict):
+            raise InvalidInputError(f"{file}: expected a [{section}] table")
+        for key, value in table.items():
+            if (section, key) not in _FILE_KEYS:
+                known = ", ".join(f"{s}.{k}" for s, k in _FILE_KEYS)
+                raise InvalidInputError(f"{file}: unknown setting {section}.{key}; known: {known}")
+            values[_FILE_KEYS[section, key]] = value
+    return values
+
+
+def _read_env() -> dict[str, Any]:
+    fields = {field.name for field in dataclasses.fields(Config)}
+    return {
+        name: os.environ[f"MSEARCH_{name.upper()}"]
+        for name in fields
+        if f"MSEARCH_{name.upper()}" in os.environ
+    }
+
+
+def _typed(values: dict[str, Any]) -> Config:
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(Config):
+        if field.name not in values:
+            continue
+        value = values[field.name]
+        try:
+            if field.type in (bool, "bool"):
+                out[field.name] = str(value).lower() in ("1", "true", "yes", "on")
+            elif field.type in (int, "int"):
+                out[field.name] = int(value)
+            else:
+                out[field.name] = str(value)
+        except ValueError as err:
+            raise InvalidInputError(
+                f"setting {field.name} must be a number, got {value!r}"
+            ) from err
+    return Config(**out)

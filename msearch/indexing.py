@@ -1,0 +1,330 @@
+"""Index a folder into the store: text chunks, images and audio, incrementally and idempotently.
+
+Each file's points carry its path as ``source`` and its SHA-256 as ``metadata.file_hash``. A
+re-run skips files whose points are complete and unchanged, re-embeds changed files, and removes
+the points of files that are gone. Point ids derive from (source, chunk), so writing a file twice
+gives the same points: an interrupted run, re-run to the end, equals a clean run. A text file's
+last chunk is marked (``metadata.last_chunk``), so a file cut off mid-write is seen as incomplete
+and written again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from msearch.backends.base import AudioEmbedder, ImageEmbedder, SparseEmbedder, TextEmbedder
+from msearch.chunking import TokenCounter, approximate_tokens, chunk_stream
+from msearch.crossmodal import AUDIO_SUFFIXES, IMAGE_SUFFIXES, MediaCollection
+from msearch.errors import FileReadError, InvalidInputError, MSearchError
+from msearch.readers import TEXT_SUFFIXES, read_text
+from msearch.store import (
+    AUDIO,
+    IMAGE,
+    TEXT,
+    TEXT_SPARSE,
+    Distance,
+    Record,
+    Schema,
+    SparseSpec,
+    Store,
+    VectorSpec,
+    chunk_id,
+)
+from msearch.store.embedders import model_id
+
+logger = logging.getLogger(__name__)
+
+FILE_HASH = "file_hash"
+LAST_CHUNK = "last_chunk"
+
+
+@dataclass
+class IndexSummary:
+    """What one indexing run did, file by file."""
+
+    indexed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"indexed {len(self.indexed)}, unchanged {len(self.unchanged)}, "
+            f"removed {len(self.removed)}, skipped {len(self.skipped)}, failed {len(self.failed)}"
+        )
+
+
+@dataclass
+class IndexOptions:
+    chunk_tokens: int = 200
+    chunk_overlap: int = 40
+    max_file_bytes: int = 50 * 1024 * 1024
+    batch_size: int = 32
+    show_progress: bool | None = None
+    verbose: bool = False  # report each file as it is done, not only failures
+
+    def __post_init__(self) -> None:
+        if self.chunk_tokens < 1 or not 0 <= self.chunk_overlap < self.chunk_tokens:
+            raise InvalidInputError(
+                f"chunk_overlap ({self.chunk_overlap}) must be >= 0 and smaller than "
+                f"chunk_tokens ({self.chunk_tokens})"
+            )
+        if self.batch_size < 1 or self.max_file_bytes < 1:
+            raise InvalidInputError("batch_size and max_file_bytes must be >= 1")
+
+
+class FolderIndexer:
+    """Walks a folder and keeps a store's points equal to what the folder holds.
+
+    ``unavailable`` maps a modality (``"image"``, ``"audio"``) whose model cannot be loaded to
+    the reason; its files are skipped with that reason, and its named vector is still created
+    when the registry knows the model's size, so the files can be indexed later.
+
+    >>> from msearch import text_embedder
+    >>> from msearch.store import Store
+    >>> store = Store("docs", location=":memory:")
+    >>> indexer = FolderIndexer(store, text_embedder("sentence-transformers/all-MiniLM-L6-v2"))
+    >>> indexer.index("examples/").line()  # doctest: +SKIP
+    'indexed 9, unchanged 0, removed 0, skipped 0, failed 0'
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        text: TextEmbedder,
+        *,
+        sparse: SparseEmbedder | None = None,
+        image: ImageEmbedder | None = None,
+        audio: AudioEmbedder | None = None,
+        unavailable: dict[str, str] | None = None,
+        count_tokens: TokenCounter = approximate_tokens,
+        options: IndexOptions | None = None,
+        report: Callable[[str], None] = logger.info,
+    ) -> None:
+        self.store = store
+        self.text = text
+        self.sparse = sparse
+        self.image = image
+        self.audio = audio
+        self.unavailable = dict(unavailable or {})
+        self.count_tokens = count_tokens
+        self.options = options or IndexOptions()
+        self.report = report
+
+    def schema(self) -> Schema:
+        vectors = {TEXT: VectorSpec(self.text.dim, Distance.COSINE, model=model_id(self.text))}
+        for name, embedder in ((IMAGE, self.image), (AUDIO, self.audio)):
+            if embedder is None:
+                continue
+            size = embedder.spec.dim if name in self.unavailable else embedder.dim
+            if size is not None:
+                vectors[name] = VectorSpec(size, Distance.COSINE, model=model_id(embedder))
+        sparse = {}
+        if self.sparse is not None:
+            sparse[TEXT_SPARSE] = SparseSpec(model=model_id(self.sparse))
+        return Schema(vectors=vectors, sparse=sparse)
+
+    def index(self, root: str | Path) -> IndexSummary:
+        folder = Path(root).expanduser().resolve()
+        if not folder.exists():
+            raise InvalidInputError(f"{root} does not exist")
+        files = [folder] if folder.is_file() else _walk(folder)
+        self.store.ensure_schema(self.schema())
+        summary = IndexSummary()
+        media = self._media()
+        for path in _progress(files, self.options.show_progress):
+            self._index_file(path, summary, media)
+        if folder.is_dir():
+            self._remove_deleted(folder, summary)
+        if summary.indexed:
+            self.store.optimize()  # Qdrant Edge builds its HNSW index after bulk loads
+        return summary
+
+    # -- one file ---------------------------------------------------------------------
+    def _index_file(self, path: Path, summary: IndexSummary, media: MediaCollection | None) -> None:
+        source = str(path)
+        suffix = path.suffix.lower()
+        kind = (
+            TEXT
+            if suffix in TEXT_SUFFIXES
+            else IMAGE
+            if suffix in IMAGE_SUFFIXES
+            else AUDIO
+            if suffix in AUDIO_SUFFIXES
+            else None
+        )
+        if kind is None:
+            summary.skipped.append((source, "not a supported file type"))
+            return
+        if kind != TEXT and (media is None or kind in self.unavailable):
+            summary.skipped.append((source, self.unavailable.get(kind, f"no {kind} model")))
+            return
+        if kind != TEXT and {IMAGE: self.image, AUDIO: self.audio}[kind] is None:
+            summary.skipped.append((source, f"no {kind} model"))
+            return
+        try:
+            size = path.stat().st_size
+            if size > self.options.max_file_bytes:
+                summary.skipped.append(
+                    (source, f"{size} bytes is over max_file_bytes={self.options.max_file_bytes}")
+                )
+                return
+            digest = file_hash(path)
+            if self._is_complete(source, digest, kind):
+                summary.unchanged.append(source)
+                return
+            self.store.delete(source=source)
+            if kind == TEXT:
+                self._write_text(path, digest)
+            else:
+                self._write_media(path, digest, kind, media)
+        except (OSError, MSearchError) as err:
+            summary.failed.append((source, _reason(err)))
+            self.report(f"failed: {source}: {_reason(err)}")
+            return
+        summary.indexed.append(source)
+        if self.options.verbose:
+            self.report(f"indexed: {source}")
+
+    def _is_complete(self, source: str, digest: str, kind: str) -> bool:
+        hits = list(self.store.scan({"source": source}))
+        if not hits or any(hit.metadata.get(FILE_HASH) != digest for hit in hits):
+            return False
+        if kind != TEXT:
+            return True
+        last = [hit for hit in hits if hit.metadata.get(LAST_CHUNK)]
+        return len(last) == 1 and last[0].payload.get("chunk") == len(hits) - 1
+
+    def _write_text(self, path: Path, digest: str) -> None:
+        source = str(path)
+        chunks = chunk_stream(
+            read_text(path),
+            self.count_tokens,
+            self.options.chunk_tokens,
+            self.options.chunk_overlap,
+        )
+        batch: list[str] = []
+        position = 0
+        for chunk in _with_last(chunks):
+            text, last = chunk
+            batch.append(text)
+            if last or len(batch) >= self.options.batch_size * 4:
+                self._upsert_chunks(source, digest, position, batch, last)
+                position += len(batch)
+                batch = []
+
+    def _upsert_chunks(
+        self, source: str, digest: str, start: int, texts: list[str], ends_file: bool
+    ) -> None:
+        dense = self.text.embed_documents(texts)
+        sparse = self.sparse.embed_documents_sparse(texts) if self.sparse is not None else None
+        records = []
+        for offset, text in enumerate(texts):
+            number = start + offset
+            vectors: dict[str, Any] = {TEXT: dense[offset]}
+            if sparse is not None:
+                vectors[TEXT_SPARSE] = sparse[offset]
+            metadata: dict[str, Any] = {FILE_HASH: digest}
+            if ends_file and offset == len(texts) - 1:
+                metadata[LAST_CHUNK] = True
+            records.append(
+                Record(
+                    id=chunk_id(source, number),
+                    vectors=vectors,
+                    content=text,
+                    metadata=metadata,
+                    source=source,
+                    modality=TEXT,
+                    doc_id=source,
+                    chunk=number,
+                    content_hash=hashlib.sha256(text.encode()).hexdigest(),
+                )
+            )
+        self.store.upsert(records)
+
+    def _write_media(
+        self, path: Path, digest: str, kind: str, media: MediaCollection | None
+    ) -> None:
+        if media is None:
+            raise InvalidInputError(f"no {kind} model is available for {path}")
+        add = media.add_images if kind == IMAGE else media.add_audio
+        report = add([path], metadatas=[{FILE_HASH: digest}], skip_errors=False)
+        if not report.added:
+            raise FileReadError(f"{path} gave no {kind} points")
+
+    def _media(self) -> MediaCollection | None:
+        image = None if IMAGE in self.unavailable else self.image
+        audio = None if AUDIO in self.unavailable else self.audio
+        if image is None and audio is None:
+            return None
+        return MediaCollection(self.store, image=image, audio=audio)
+
+    # -- files that are gone ---------------------------------------------------------
+    def _remove_deleted(self, folder: Path, summary: IndexSummary) -> None:
+        prefix = str(folder) + "/"
+        gone = sorted(
+            {
+                hit.source
+                for hit in self.store.scan()
+                if hit.source
+                and hit.source.startswith(prefix)
+                and FILE_HASH in hit.metadata
+                and not Path(hit.source).exists()
+            }
+        )
+        for source in gone:
+            self.store.delete(source=source)
+            summary.removed.append(source)
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Every file under ``folder``, sorted, leaving out hidden files and folders."""
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if not any(part.startswith(".") for part in path.relative_to(folder).parts)
+        and (path.is_file() or path.is_symlink())
+    )
+
+
+def _with_last(items: Iterator[str]) -> Iterator[tuple[str, bool]]:
+    """Each item with a flag that is True for the last one."""
+    previous: str | None = None
+    for item in items:
+        if previous is not None:
+            yield previous, False
+        previous = item
+    if previous is not None:
+        yield previous, True
+
+
+def _progress(files: list[Path], show: bool | None) -> Any:
+    if show is False or (show is None and len(files) < 20):
+        return files
+    from tqdm.auto import tqdm
+
+    return tqdm(files, desc="indexing", unit="file")
+
+
+def _reason(err: BaseException) -> str:
+    if isinstance(err, MSearchError):
+        return str(err)
+    if isinstance(err, FileNotFoundError):
+        return "the file vanished or is a broken link"
+    if isinstance(err, PermissionError):
+        return "permission denied"
+    return str(err)

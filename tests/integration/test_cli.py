@@ -1,0 +1,261 @@
+"""The ``msearch`` command end to end, on the real MiniLM and embedded Qdrant."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from msearch.chunking import chunk_stream
+from msearch.cli import main
+from msearch.readers import read_text
+from msearch.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    shutil.copytree(EXAMPLES / "docs", folder)
+    return folder
+
+
+def test_main_job_on_the_bundled_examples(tmp_path, capsys) -> None:
+    store = str(tmp_path / "store")
+    code, out, _ = run(capsys, "index", str(EXAMPLES), "--store", store, "--quiet")
+    assert code == 0
+    # The default image/audio models are not on this machine: one clear line each.
+    assert out.count("skipping image files:") == 1 and out.count("skipping audio files:") == 1
+    assert "indexed 5," in out
+    code, out, _ = run(capsys, "search", "How long do cats sleep?", "--store", store, "-k", "3")
+    assert code == 0
+    first = out.splitlines()[0]
+    assert first.lstrip().startswith("1.") and "cats.txt" in first
+
+
+def test_json_output_and_filters(tmp_path, corpus, capsys) -> None:
+    store = str(tmp_path / "store")
+    run(capsys, "index", str(corpus), "--store", store, "--quiet")
+    code, out, _ = run(capsys, "search", "bread", "--store", store, "--json", "-k", "2")
+    hits = json.loads(out)
+    assert code == 0 and len(hits) == 2
+    assert set(hits[0]) >= {"source", "modality", "score", "content"}
+    assert hits[0]["source"].endswith("bread.txt") and hits[0]["modality"] == "text"
+    solar = str(corpus / "solar.txt")
+    code, out, _ = run(
+        capsys, "search", "bread", "--store", store, "--json", "--filter", f"source={solar}"
+    )
+    assert [hit["source"] for hit in json.loads(out)] == [solar]
+
+
+def test_incremental_runs(tmp_path, corpus, capsys) -> None:
+    store = str(tmp_path / "store")
+    _, out, _ = run(capsys, "index", str(corpus), "--store", store, "--quiet")
+    assert "indexed 5, unchanged 0, removed 0" in out
+    _, out, _ = run(capsys, "index", str(corpus), "--store", store, "--quiet")
+    assert "indexed 0, unchanged 5, removed 0" in out
+    (corpus / "cats.txt").write_text("Dogs bark at the postman every single morning.")
+    (corpus / "solar.txt").unlink()
+    _, out, _ = run(capsys, "index", str(corpus), "--store", store, "--quiet")
+    assert "indexed 1, unchanged 3, removed 1" in out
+    _code, out, _ = run(capsys, "search", "postman", "--store", store, "--json", "-k", "1")
+    hit = json.loads(out)[0]
+    assert hit["source"].endswith("cats.txt") and "postman" in hit["content"]
+    with Store("msearch", path=store) as opened:
+        assert not list(opened.scan({"source": str(corpus / "solar.txt")}))
+
+
+def test_bad_files_are_reported_and_the_run_goes_on(tmp_path, corpus, capsys, monkeypatch) -> None:
+    (corpus / "binary.txt").write_bytes(b"\x00\x01\x02binary\x00" * 50)
+    (corpus / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    (corpus / "broken-link.md").symlink_to(corpus / "nowhere.md")
+    (corpus / "huge.txt").write_text("word " * 3000)
+    monkeypatch.setenv("MSEARCH_MAX_FILE_BYTES", "10000")
+    store = str(tmp_path / "store")
+    code, out, err = run(capsys, "index", str(corpus), "--store", store, "--quiet")
+    assert code == 0
+    assert "indexed 5," in out and "failed 3" in out
+    assert "binary.txt looks binary" in err
+    assert "latin1.txt is not UTF-8 text" in err
+    assert "broken-link.md: the file vanished or is a broken link" in err
+    assert "huge.txt: 15000 bytes is over max_file_bytes=10000" in out
+
+
+def test_missing_root_is_a_clear_error(tmp_path, capsys) -> None:
+    code, _, err = run(capsys, "index", str(tmp_path / "nope"), "--store", str(tmp_path / "s"))
+    assert code == 2 and "nope does not exist" in err
+
+
+def test_bad_settings_are_clear_errors(tmp_path, corpus, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("MSEARCH_CHUNK_TOKENS", "32")
+    code, _, err = run(capsys, "index", str(corpus), "--store", str(tmp_path / "s"))
+    assert code == 2 and "chunk_overlap (40) must be >= 0 and smaller than chunk_tokens (32)" in err
+    monkeypatch.setenv("MSEARCH_CHUNK_TOKENS", "many")
+    code, _, err = run(capsys, "index", str(corpus), "--store", str(tmp_path / "s"))
+    assert code == 2 and "chunk_tokens must be a number" in err
+    monkeypatch.delenv("MSEARCH_CHUNK_TOKENS")
+    code, _, err = run(capsys, "search", "x", "--store", str(tmp_path / "s"), "-k", "0")
+    assert code == 2 and "-k must be >= 1" in err
+
+
+def test_file_vanishing_mid_run_is_reported(tmp_path, corpus, minilm) -> None:
+    from msearch import text_embedder
+    from msearch.chunking import approximate_tokens
+    from msearch.indexing import FolderIndexer
+
+    victim = corpus / "solar.txt"  # walked before the run starts, deleted while it runs
+
+    def count_and_delete(words: list[str]) -> list[int]:
+        victim.unlink(missing_ok=True)
+        return approximate_tokens(words)
+
+    with Store("msearch", location=":memory:") as store:
+        indexer = FolderIndexer(store, text_embedder(minilm), count_tokens=count_and_delete)
+        summary = indexer.index(corpus)
+    assert [source for source, _ in summary.failed] == [str(victim)]
+    assert "vanished" in summary.failed[0][1]
+    assert len(summary.indexed) == 4
+
+
+def test_large_file_is_chunked_as_a_stream(tmp_path) -> None:
+    big = tmp_path / "big.txt"
+    with big.open("w") as stream:
+        for line in range(200_000):  # about 12 MB
+            stream.write(f"line {line} of a long generated document about streaming\n")
+    tracemalloc.start()
+    count = sum(1 for _ in chunk_stream(read_text(big), size=200, overlap=40))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert count > 5_000
+    assert peak < 8 * 1024 * 1024, (
+        f"peak {peak} bytes while streaming a {big.stat().st_size}-byte file"
+    )
+
+
+def test_models_and_info(tmp_path, corpus, capsys) -> None:
+    code, out, _ = run(capsys, "models")
+    line = next(
+        row for row in out.splitlines() if row.startswith("sentence-transformers/all-MiniLM")
+    )
+    assert code == 0 and line.split()[-1] == "yes"
+    store = str(tmp_path / "store")
+    code, out, _ = run(capsys, "info", "--store", store)
+    assert "not created yet" in out
+    run(capsys, "index", str(corpus), "--store", store, "--quiet")
+    code, out, _ = run(capsys, "info", "--store", store)
+    assert "5 points" in out and "sentence-transformers/all-MiniLM-L6-v2" in out
+
+
+def test_media_indexed_with_local_models(tmp_path, capsys, tiny_clip, tiny_clap) -> None:
+    config = tmp_path / "msearch.toml"
+    config.write_text(
+        f'[models]\nimage = "{tiny_clip}"\naudio = "{tiny_clap}"\n'
+        f'[store]\npath = "{tmp_path / "store"}"\n'
+    )
+    code, out, _ = run(capsys, "--config", str(config), "index", str(EXAMPLES), "--quiet")
+    assert code == 0 and "skipping" not in out
+    assert "indexed 10," in out  # 5 documents, 3 images, 2 audio clips
+    red = str(EXAMPLES / "media" / "red-circle.png")
+    code, out, _ = run(
+        capsys,
+        "--config",
+        str(config),
+        "search",
+        "a red circle",
+        "--modality",
+        "image",
+        "--json",
+        "-k",
+        "3",
+    )
+    hits = json.loads(out)
+    assert code == 0 and len(hits) == 3 and all(hit["modality"] == "image" for hit in hits)
+    assert red in {hit["source"] for hit in hits}
+    code, out, _ = run(
+        capsys,
+        "--config",
+        str(config),
+        "search",
+        "a tone",
+        "--modality",
+        "all",
+        "--json",
+        "-k",
+        "10",
+    )
+    assert {hit["modality"] for hit in json.loads(out)} == {"text", "image", "audio"}
+
+
+def _points(store: Path) -> tuple[int, set[str]]:
+    with Store("msearch", path=str(store)) as opened:
+        ids = {hit.id for hit in opened.scan()}
+        return opened.count(), ids
+
+
+@pytest.mark.slow
+def test_killed_run_resumed_equals_a_clean_run(tmp_path, minilm) -> None:
+    corpus = tmp_path / "many"
+    corpus.mkdir()
+    vocabulary = [
+        "red",
+        "green",
+        "blue",
+        "cat",
+        "dog",
+        "bird",
+        "tree",
+        "river",
+        "stone",
+        "cloud",
+        "rain",
+        "sun",
+        "moon",
+        "star",
+    ]
+    for n in range(30):
+        words = " ".join(vocabulary[(i * (n + 3)) % len(vocabulary)] for i in range(400))
+        (corpus / f"doc{n:02d}.txt").write_text(words)
+    env = dict(
+        os.environ, MSEARCH_BATCH_SIZE="4", MSEARCH_CHUNK_TOKENS="32", MSEARCH_CHUNK_OVERLAP="8"
+    )
+    command = [sys.executable, "-m", "msearch.cli", "index", str(corpus), "--quiet"]
+    clean, resumed = tmp_path / "clean", tmp_path / "resumed"
+    subprocess.run([*command, "--store", str(clean)], env=env, check=True, capture_output=True)
+    # Kill the second run part-way: after ten files are done, inside the eleventh.
+    process = subprocess.Popen(
+        [*command, "--store", str(resumed), "--verbose"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    done = 0
+    for line in process.stderr:
+        done += line.startswith("indexed: ")
+        if done == 10:
+            time.sleep(0.3)
+            break
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    interrupted_count, _ = _points(resumed)
+    subprocess.run([*command, "--store", str(resumed)], env=env, check=True, capture_output=True)
+    assert interrupted_count > 0
+    assert _points(resumed) == _points(clean)
