@@ -80,6 +80,17 @@ def _parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="known models and whether they are local")
     models.set_defaults(run=_models)
 
+    export = commands.add_parser(
+        "export", help="copy the collection to a Qdrant server (or another folder)"
+    )
+    target = export.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to-url", help="Qdrant server URL (api key: MSEARCH_TO_API_KEY)")
+    target.add_argument("--to-path", help="an embedded qdrant-client folder")
+    export.add_argument("--to-collection", help="target collection (default: the same name)")
+    export.add_argument("--recreate", action="store_true", help="drop the target collection first")
+    with_store(export)
+    export.set_defaults(run=_export)
+
     info = commands.add_parser("info", help="collections, counts and models of the store")
     with_store(info)
     info.set_defaults(run=_info)
@@ -286,6 +297,32 @@ def _models(args: argparse.Namespace, config: Config) -> int:
         found = is_local(spec.name)
         dim, local = str(spec.dim or "?"), "yes" if found else "no"
         print(f"{spec.name:45s} {spec.kind:9s} {spec.modality:8s} {dim:>5s}  {local}")
+    return 0
+
+
+def _export(args: argparse.Namespace, config: Config) -> int:
+    from qdrant_client import QdrantClient
+
+    from msearch.store.export import export_collection
+
+    with open_store(config) as store:
+        if args.to_url:
+            copied = export_collection(
+                store,
+                args.to_url,
+                api_key=os.environ.get("MSEARCH_TO_API_KEY"),
+                collection_name=args.to_collection,
+                recreate=args.recreate,
+            )
+        else:
+            client = QdrantClient(path=args.to_path)
+            try:
+                copied = export_collection(
+                    store, client=client, collection_name=args.to_collection, recreate=args.recreate
+                )
+            finally:
+                client.close()
+    print(f"exported {copied} points to {args.to_url or args.to_path}")
     return 0
 
 

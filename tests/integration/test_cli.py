@@ -162,6 +162,18 @@ def test_models_and_info(tmp_path, corpus, capsys) -> None:
     assert "5 points" in out and "sentence-transformers/all-MiniLM-L6-v2" in out
 
 
+def test_export_copies_every_point(tmp_path, corpus, capsys) -> None:
+    store = str(tmp_path / "store")
+    run(capsys, "index", str(corpus), "--store", store, "--quiet")
+    target = str(tmp_path / "exported")
+    code, out, _ = run(capsys, "export", "--store", store, "--to-path", target)
+    assert code == 0 and "exported 5 points" in out
+    with Store("msearch", path=store) as source, Store("msearch", path=target) as copy:
+        original = {hit.id: hit.payload for hit in source.scan()}
+        assert {hit.id: hit.payload for hit in copy.scan()} == original
+        assert copy.schema == source.schema
+
+
 def test_media_indexed_with_local_models(tmp_path, capsys, tiny_clip, tiny_clap) -> None:
     config = tmp_path / "msearch.toml"
     config.write_text(
