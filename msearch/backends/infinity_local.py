@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import numpy as np
@@ -213,14 +213,15 @@ class InfinityEngine:
             await engine.astop()
 
 
-class InfinityTextEmbedder(CoroutineModel, TextEmbedderBase):
-    """Text embeddings from infinity's in-process engine.
+class _InfinityModel:
+    """The options every in-process infinity model takes, and the engine built from them.
 
-    >>> from msearch.embeddings import text_embedder
-    >>> embedder = text_embedder("sentence-transformers/all-MiniLM-L6-v2", "infinity")
-    >>> embedder.embed_documents(["a cat", "a dog"]).shape  # doctest: +SKIP
-    (2, 384)
+    Mixed in before ``CoroutineModel`` and the public base, whose ``__init__`` receives the
+    remaining options.
     """
+
+    batch_size: int
+    show_progress: bool | None
 
     def __init__(
         self,
@@ -234,7 +235,7 @@ class InfinityTextEmbedder(CoroutineModel, TextEmbedderBase):
         engine_args: dict[str, Any] | None = None,
         **options: Any,
     ) -> None:
-        TextEmbedderBase.__init__(self, spec, **options)
+        super().__init__(spec, **options)  # type: ignore[call-arg]
         self.engine = InfinityEngine(
             spec.name,
             device=device,
@@ -246,18 +247,26 @@ class InfinityTextEmbedder(CoroutineModel, TextEmbedderBase):
             **(engine_args or {}),
         )
 
-    async def _encode(self, texts: list[str]) -> np.ndarray:
-        engine = await self.engine.started()
-        # Infinity batches and sorts inside its engine; msearch sends chunks of several
+    def _chunk_starts(self, count: int, desc: str) -> Iterable[int]:
+        # infinity sorts and batches inside its engine; msearch sends chunks of several
         # batches so long calls can show progress and each chunk has its own timeout.
+        return with_progress(list(range(0, count, self.batch_size * 8)), self.show_progress, desc)
+
+
+class _InfinityEmbedder(_InfinityModel):
+    """Chunked vector calls (``embed``, ``image_embed``, ``audio_embed``) on the engine."""
+
+    _sync: Callable[..., Any]
+    _encode: Callable[[list[str]], Awaitable[np.ndarray]]
+
+    async def _chunked(self, method: str, keyword: str, items: list[Any], desc: str) -> np.ndarray:
+        """Call ``engine.<method>(<keyword>=chunk)`` over chunks of a few batches each."""
+        engine = await self.engine.started()
         chunk = self.batch_size * 8
         parts = []
-        for start in with_progress(
-            list(range(0, len(texts), chunk)), self.show_progress, "embedding"
-        ):
-            vectors, _usage = await self.engine.run(
-                engine.embed(sentences=texts[start : start + chunk]), "embed"
-            )
+        for start in self._chunk_starts(len(items), desc):
+            call = getattr(engine, method)(**{keyword: items[start : start + chunk]})
+            vectors, _usage = await self.engine.run(call, method)
             parts.append(np.asarray(vectors, dtype=np.float32))
         return np.concatenate(parts)
 
@@ -265,7 +274,20 @@ class InfinityTextEmbedder(CoroutineModel, TextEmbedderBase):
         return int(self._sync(self._encode, ["dimension probe"]).shape[1])
 
 
-class InfinityReranker(CoroutineModel, RerankerBase):
+class InfinityTextEmbedder(_InfinityEmbedder, CoroutineModel, TextEmbedderBase):
+    """Text embeddings from infinity's in-process engine.
+
+    >>> from msearch.embeddings import text_embedder
+    >>> embedder = text_embedder("sentence-transformers/all-MiniLM-L6-v2", "infinity")
+    >>> embedder.embed_documents(["a cat", "a dog"]).shape  # doctest: +SKIP
+    (2, 384)
+    """
+
+    async def _encode(self, texts: list[str]) -> np.ndarray:
+        return await self._chunked("embed", "sentences", texts, "embedding")
+
+
+class InfinityReranker(_InfinityModel, CoroutineModel, RerankerBase):
     """Reranking with a cross-encoder on infinity's in-process engine.
 
     infinity serves a model as a reranker when its config is a sequence classifier with one
@@ -278,39 +300,11 @@ class InfinityReranker(CoroutineModel, RerankerBase):
     [RerankResult(index=0, score=0.98...), RerankResult(index=1, score=0.0001...)]
     """
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        device: str = "cpu",
-        dtype: str = "float32",
-        timeout: float = 120.0,
-        trust_remote_code: bool = False,
-        engine: str = "torch",
-        engine_args: dict[str, Any] | None = None,
-        **options: Any,
-    ) -> None:
-        RerankerBase.__init__(self, spec, **options)
-        self.engine = InfinityEngine(
-            spec.name,
-            device=device,
-            dtype=dtype,
-            batch_size=self.batch_size,
-            timeout=timeout,
-            trust_remote_code=trust_remote_code,
-            engine=engine,
-            **(engine_args or {}),
-        )
-
     async def _score(self, query: str, documents: list[str]) -> np.ndarray:
         engine = await self.engine.started()
-        # infinity sorts and batches inside its engine; chunks of several batches give long
-        # calls a progress bar and each chunk its own timeout.
         chunk = self.batch_size * 8
         out = np.empty(len(documents), dtype=np.float64)
-        for start in with_progress(
-            list(range(0, len(documents), chunk)), self.show_progress, "reranking"
-        ):
+        for start in self._chunk_starts(len(documents), "reranking"):
             results, _usage = await self.engine.run(
                 engine.rerank(query=query, docs=documents[start : start + chunk], raw_scores=True),
                 "rerank",
@@ -320,38 +314,7 @@ class InfinityReranker(CoroutineModel, RerankerBase):
         return out
 
 
-
-class _InfinityMediaMixin:
-    """What infinity's image and audio embedders share: the engine and chunked calls."""
-
-    spec: ModelSpec
-    batch_size: int
-    show_progress: bool | None
-    engine: InfinityEngine
-
-    def _make_engine(
-        self, engine_options: dict[str, Any], engine_args: dict[str, Any] | None
-    ) -> None:
-        self.engine = InfinityEngine(
-            self.spec.name, batch_size=self.batch_size, **engine_options, **(engine_args or {})
-        )
-
-    async def _chunked(self, method: str, keyword: str, items: list[Any], desc: str) -> np.ndarray:
-        """Call ``engine.<method>(<keyword>=chunk)`` over chunks of a few batches each."""
-        engine = await self.engine.started()
-        chunk = self.batch_size * 8
-        parts = []
-        for start in with_progress(list(range(0, len(items), chunk)), self.show_progress, desc):
-            call = getattr(engine, method)(**{keyword: items[start : start + chunk]})
-            vectors, _usage = await self.engine.run(call, method)
-            parts.append(np.asarray(vectors, dtype=np.float32))
-        return np.concatenate(parts)
-
-    def _model_dim(self) -> int:
-        return int(self._sync(self._encode, ["dimension probe"]).shape[1])  # type: ignore[attr-defined]
-
-
-class InfinityImageEmbedder(_InfinityMediaMixin, CoroutineModel, ImageEmbedderBase):
+class InfinityImageEmbedder(_InfinityEmbedder, CoroutineModel, ImageEmbedderBase):
     """CLIP or SigLIP images and texts on infinity's in-process engine.
 
     Images reach infinity as RGB PIL images loaded by ``msearch.media``. SigLIP text runs on
@@ -364,30 +327,8 @@ class InfinityImageEmbedder(_InfinityMediaMixin, CoroutineModel, ImageEmbedderBa
     (1, 512)
     """
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        device: str = "cpu",
-        dtype: str = "float32",
-        timeout: float = 120.0,
-        trust_remote_code: bool = False,
-        engine: str = "torch",
-        engine_args: dict[str, Any] | None = None,
-        text_backend: str | None = None,
-        **options: Any,
-    ) -> None:
-        ImageEmbedderBase.__init__(self, spec, **options)
-        self._make_engine(
-            dict(
-                device=device,
-                dtype=dtype,
-                timeout=timeout,
-                trust_remote_code=trust_remote_code,
-                engine=engine,
-            ),
-            engine_args,
-        )
+    def __init__(self, spec: ModelSpec, *, text_backend: str | None = None, **options: Any) -> None:
+        super().__init__(spec, **options)
         self._text_tower = siglip_text_tower(spec, text_backend, self.batch_size)
 
     async def _encode(self, texts: list[str]) -> np.ndarray:
@@ -399,7 +340,7 @@ class InfinityImageEmbedder(_InfinityMediaMixin, CoroutineModel, ImageEmbedderBa
         return await self._chunked("image_embed", "images", images, "embedding images")
 
 
-class InfinityAudioEmbedder(_InfinityMediaMixin, CoroutineModel, AudioEmbedderBase):
+class InfinityAudioEmbedder(_InfinityEmbedder, CoroutineModel, AudioEmbedderBase):
     """CLAP audio and texts on infinity's in-process engine.
 
     infinity takes audio only at the model's rate and zero-pads short clips, where CLAP
@@ -411,30 +352,6 @@ class InfinityAudioEmbedder(_InfinityMediaMixin, CoroutineModel, AudioEmbedderBa
     >>> embedder.embed_audio(["bark.wav"]).shape  # doctest: +SKIP
     (1, 512)
     """
-
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        device: str = "cpu",
-        dtype: str = "float32",
-        timeout: float = 120.0,
-        trust_remote_code: bool = False,
-        engine: str = "torch",
-        engine_args: dict[str, Any] | None = None,
-        **options: Any,
-    ) -> None:
-        AudioEmbedderBase.__init__(self, spec, **options)
-        self._make_engine(
-            dict(
-                device=device,
-                dtype=dtype,
-                timeout=timeout,
-                trust_remote_code=trust_remote_code,
-                engine=engine,
-            ),
-            engine_args,
-        )
 
     async def _encode(self, texts: list[str]) -> np.ndarray:
         return await self._chunked("embed", "sentences", texts, "embedding text")

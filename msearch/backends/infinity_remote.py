@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -104,7 +105,52 @@ class InfinityServerClient:
         return np.asarray([row["embedding"] for row in rows], dtype=np.float32)
 
 
-class InfinityServerTextEmbedder(CoroutineModel, TextEmbedderBase):
+class _InfinityServerModel:
+    """The options every server-backed model takes, and the client built from them.
+
+    Mixed in before ``CoroutineModel`` and the public base, whose ``__init__`` receives the
+    remaining options. ``server_model`` is the name the server knows the model by (its
+    ``--served-model-name``, else the model id it was started with); it defaults to the spec's.
+    """
+
+    batch_size: int
+    show_progress: bool | None
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        server_model: str | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(spec, **options)  # type: ignore[call-arg]
+        self.client = InfinityServerClient(url, api_key, timeout, max_retries)
+        self.server_model = server_model or spec.name
+
+
+class _InfinityServerEmbedder(_InfinityServerModel):
+    """Vectors from ``/embeddings``, ``size`` inputs a request."""
+
+    _sync: Callable[..., Any]
+    _encode: Callable[[list[str]], Awaitable[np.ndarray]]
+
+    async def _request(self, inputs: list[str], modality: str, size: int, desc: str) -> np.ndarray:
+        starts = list(range(0, len(inputs), size))
+        parts = [
+            await self.client.embed(self.server_model, inputs[start : start + size], modality)
+            for start in with_progress(starts, self.show_progress, desc)
+        ]
+        return np.concatenate(parts)
+
+    def _model_dim(self) -> int:
+        return int(self._sync(self._encode, ["dimension probe"]).shape[1])
+
+
+class InfinityServerTextEmbedder(_InfinityServerEmbedder, CoroutineModel, TextEmbedderBase):
     """Text embeddings from an Infinity server.
 
     ``server_model`` is the name the server knows the model by (its ``--served-model-name``,
@@ -118,31 +164,8 @@ class InfinityServerTextEmbedder(CoroutineModel, TextEmbedderBase):
     (384,)
     """
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        url: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 3,
-        server_model: str | None = None,
-        **options: Any,
-    ) -> None:
-        TextEmbedderBase.__init__(self, spec, **options)
-        self.client = InfinityServerClient(url, api_key, timeout, max_retries)
-        self.server_model = server_model or spec.name
-
     async def _encode(self, texts: list[str]) -> np.ndarray:
-        starts = list(range(0, len(texts), self.batch_size))
-        parts = [
-            await self.client.embed(self.server_model, texts[start : start + self.batch_size])
-            for start in with_progress(starts, self.show_progress, "embedding")
-        ]
-        return np.concatenate(parts)
-
-    def _model_dim(self) -> int:
-        return int(self._sync(self._encode, ["dimension probe"]).shape[1])
+        return await self._request(texts, "text", self.batch_size, "embedding")
 
 
 #: The server refuses strings longer than this (its request schema's limit). No model reads
@@ -150,7 +173,7 @@ class InfinityServerTextEmbedder(CoroutineModel, TextEmbedderBase):
 _SERVER_MAX_CHARS = 8192 * 15
 
 
-class InfinityServerReranker(CoroutineModel, RerankerBase):
+class InfinityServerReranker(_InfinityServerModel, CoroutineModel, RerankerBase):
     """Reranking with a cross-encoder served by an Infinity server (``/rerank``).
 
     The server is asked for raw logits; msearch applies the sigmoid, as on every backend.
@@ -164,21 +187,6 @@ class InfinityServerReranker(CoroutineModel, RerankerBase):
     ... # doctest: +SKIP
     [RerankResult(index=0, score=0.98...), RerankResult(index=1, score=0.0001...)]
     """
-
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        url: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 3,
-        server_model: str | None = None,
-        **options: Any,
-    ) -> None:
-        RerankerBase.__init__(self, spec, **options)
-        self.client = InfinityServerClient(url, api_key, timeout, max_retries)
-        self.server_model = server_model or spec.name
 
     async def _score(self, query: str, documents: list[str]) -> np.ndarray:
         # The server batches and sorts by length itself; one request carries several batches.
@@ -209,38 +217,7 @@ class InfinityServerReranker(CoroutineModel, RerankerBase):
         return out
 
 
-
-class _InfinityServerMedia:
-    """What the server's image and audio embedders share: the client and chunked requests."""
-
-    spec: ModelSpec
-    batch_size: int
-    show_progress: bool | None
-
-    def _connect(
-        self,
-        url: str | None,
-        api_key: str | None,
-        timeout: float,
-        max_retries: int,
-        server_model: str | None,
-    ) -> None:
-        self.client = InfinityServerClient(url, api_key, timeout, max_retries)
-        self.server_model = server_model or self.spec.name
-
-    async def _request(self, inputs: list[str], modality: str, size: int) -> np.ndarray:
-        starts = list(range(0, len(inputs), size))
-        parts = [
-            await self.client.embed(self.server_model, inputs[start : start + size], modality)
-            for start in with_progress(starts, self.show_progress, f"embedding {modality}")
-        ]
-        return np.concatenate(parts)
-
-    def _model_dim(self) -> int:
-        return int(self._sync(self._encode, ["dimension probe"]).shape[1])  # type: ignore[attr-defined]
-
-
-class InfinityServerImageEmbedder(_InfinityServerMedia, CoroutineModel, ImageEmbedderBase):
+class InfinityServerImageEmbedder(_InfinityServerEmbedder, CoroutineModel, ImageEmbedderBase):
     """CLIP or SigLIP images and texts from an Infinity server (``modality=image``).
 
     Images are loaded here (paths, bytes, PIL, arrays, URLs) and sent as PNG data URIs, so
@@ -255,33 +232,21 @@ class InfinityServerImageEmbedder(_InfinityServerMedia, CoroutineModel, ImageEmb
     (1, 512)
     """
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        url: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 3,
-        server_model: str | None = None,
-        text_backend: str | None = None,
-        **options: Any,
-    ) -> None:
-        ImageEmbedderBase.__init__(self, spec, **options)
-        self._connect(url, api_key, timeout, max_retries, server_model)
+    def __init__(self, spec: ModelSpec, *, text_backend: str | None = None, **options: Any) -> None:
+        super().__init__(spec, **options)
         self._text_tower = siglip_text_tower(spec, text_backend, self.batch_size)
 
     async def _encode(self, texts: list[str]) -> np.ndarray:
         if self._text_tower is not None:
             return await encode_locally(self._text_tower, texts)
-        return await self._request(texts, "text", self.batch_size)
+        return await self._request(texts, "text", self.batch_size, "embedding text")
 
     async def _encode_images(self, images: list[Any]) -> np.ndarray:
         uris = [media.data_uri(media.encode_png(image), "image/png") for image in images]
-        return await self._request(uris, "image", self.batch_size)
+        return await self._request(uris, "image", self.batch_size, "embedding image")
 
 
-class InfinityServerAudioEmbedder(_InfinityServerMedia, CoroutineModel, AudioEmbedderBase):
+class InfinityServerAudioEmbedder(_InfinityServerEmbedder, CoroutineModel, AudioEmbedderBase):
     """CLAP audio and texts from an Infinity server (``modality=audio``).
 
     Each window is resampled to the model's rate and repeat-padded here (the server would
@@ -296,27 +261,15 @@ class InfinityServerAudioEmbedder(_InfinityServerMedia, CoroutineModel, AudioEmb
     (1, 512)
     """
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        url: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 3,
-        server_model: str | None = None,
-        request_size: int = 4,
-        **options: Any,
-    ) -> None:
-        AudioEmbedderBase.__init__(self, spec, **options)
-        self._connect(url, api_key, timeout, max_retries, server_model)
+    def __init__(self, spec: ModelSpec, *, request_size: int = 4, **options: Any) -> None:
+        super().__init__(spec, **options)
         self.request_size = request_size
 
     async def _encode(self, texts: list[str]) -> np.ndarray:
-        return await self._request(texts, "text", self.batch_size)
+        return await self._request(texts, "text", self.batch_size, "embedding text")
 
     async def _encode_audio(self, clips: list[np.ndarray]) -> np.ndarray:
         size = self.window_samples
         wavs = [media.encode_wav(media.repeat_pad(clip, size), self.sample_rate) for clip in clips]
         uris = [media.data_uri(wav, "audio/wav") for wav in wavs]
-        return await self._request(uris, "audio", self.request_size)
+        return await self._request(uris, "audio", self.request_size, "embedding audio")
