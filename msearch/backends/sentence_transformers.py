@@ -15,19 +15,10 @@ from msearch.models import ModelSpec
 from msearch.precision import PrecisionPlan, merge_dtype, resolve_precision
 
 
-class STTextEmbedder(BlockingModel, TextEmbedderBase):
-    """Text embeddings from a sentence-transformers model, loaded on first use.
+class _STModel(BlockingModel):
+    """The loading options both sentence-transformers models take.
 
-    ``precision`` picks the numeric path (see ``msearch.precision``): ``"float32"`` (default,
-    exact), ``"bfloat16"``/``"float16"``, ``"auto"`` (bf16 only where the CPU or GPU runs it
-    natively) or ``"int8-onnx"`` (CPU, exported and cached once). ``dtype`` is the older
-    spelling of the torch precisions. After loading, ``plan`` says what was chosen and why.
-
-    >>> from msearch.backends.sentence_transformers import STTextEmbedder
-    >>> from msearch.models import resolve_spec
-    >>> embedder = STTextEmbedder(resolve_spec("sentence-transformers/all-MiniLM-L6-v2"))
-    >>> embedder.embed_documents(["a cat", "a dog"]).shape  # doctest: +SKIP
-    (2, 384)
+    Listed before the public base, whose ``__init__`` receives the remaining options.
     """
 
     def __init__(
@@ -42,12 +33,29 @@ class STTextEmbedder(BlockingModel, TextEmbedderBase):
         **options: Any,
     ) -> None:
         BlockingModel.__init__(self)
-        TextEmbedderBase.__init__(self, spec, **options)
+        # BlockingModel's __init__ takes no options; the public base after it in the MRO does.
+        super(BlockingModel, self).__init__(spec, **options)  # type: ignore[call-arg]
         self.device = device
         self.precision = merge_dtype(precision, dtype)
         self.onnx_cache_dir = onnx_cache_dir
         self.trust_remote_code = trust_remote_code
         self.plan: PrecisionPlan | None = None
+
+
+class STTextEmbedder(_STModel, TextEmbedderBase):
+    """Text embeddings from a sentence-transformers model, loaded on first use.
+
+    ``precision`` picks the numeric path (see ``msearch.precision``): ``"float32"`` (default,
+    exact), ``"bfloat16"``/``"float16"``, ``"auto"`` (bf16 only where the CPU or GPU runs it
+    natively) or ``"int8-onnx"`` (CPU, exported and cached once). ``dtype`` is the older
+    spelling of the torch precisions. After loading, ``plan`` says what was chosen and why.
+
+    >>> from msearch.backends.sentence_transformers import STTextEmbedder
+    >>> from msearch.models import resolve_spec
+    >>> embedder = STTextEmbedder(resolve_spec("sentence-transformers/all-MiniLM-L6-v2"))
+    >>> embedder.embed_documents(["a cat", "a dog"]).shape  # doctest: +SKIP
+    (2, 384)
+    """
 
     def _load(self) -> Any:
         st = require("sentence_transformers", "st")
@@ -103,7 +111,7 @@ class STTextEmbedder(BlockingModel, TextEmbedderBase):
         return out
 
 
-class STCrossEncoderReranker(BlockingModel, RerankerBase):
+class STCrossEncoderReranker(_STModel, RerankerBase):
     """Reranking with a sentence-transformers ``CrossEncoder`` (one relevance logit per pair).
 
     Pairs are batched by document length. Inputs longer than the model's limit (the smallest of
@@ -117,25 +125,6 @@ class STCrossEncoderReranker(BlockingModel, RerankerBase):
     ... # doctest: +SKIP
     [RerankResult(index=0, score=0.98...), RerankResult(index=1, score=0.0001...)]
     """
-
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        device: str | None = None,
-        dtype: str = "float32",
-        precision: str | None = None,
-        onnx_cache_dir: str | None = None,
-        trust_remote_code: bool = False,
-        **options: Any,
-    ) -> None:
-        BlockingModel.__init__(self)
-        RerankerBase.__init__(self, spec, **options)
-        self.device = device
-        self.precision = merge_dtype(precision, dtype)
-        self.onnx_cache_dir = onnx_cache_dir
-        self.trust_remote_code = trust_remote_code
-        self.plan: PrecisionPlan | None = None
 
     def _load(self) -> Any:
         st = require("sentence_transformers", "st")
