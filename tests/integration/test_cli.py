@@ -240,7 +240,7 @@ def test_killed_run_resumed_equals_a_clean_run(tmp_path, minilm) -> None:
         "moon",
         "star",
     ]
-    for n in range(30):
+    for n in range(16):
         words = " ".join(vocabulary[(i * (n + 3)) % len(vocabulary)] for i in range(400))
         (corpus / f"doc{n:02d}.txt").write_text(words)
     env = dict(
@@ -249,7 +249,7 @@ def test_killed_run_resumed_equals_a_clean_run(tmp_path, minilm) -> None:
     command = [sys.executable, "-m", "msearch.cli", "index", str(corpus), "--quiet"]
     clean, resumed = tmp_path / "clean", tmp_path / "resumed"
     subprocess.run([*command, "--store", str(clean)], env=env, check=True, capture_output=True)
-    # Kill the second run part-way: after ten files are done, inside the eleventh.
+    # Kill the second run part-way: after six files are done, inside the seventh.
     process = subprocess.Popen(
         [*command, "--store", str(resumed), "--verbose"],
         env=env,
@@ -261,7 +261,7 @@ def test_killed_run_resumed_equals_a_clean_run(tmp_path, minilm) -> None:
     done = 0
     for line in process.stderr:
         done += line.startswith("indexed: ")
-        if done == 10:
+        if done == 6:
             time.sleep(0.3)
             break
     assert process.poll() is None, "the run ended before it could be interrupted"

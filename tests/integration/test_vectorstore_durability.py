@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from msearch.store import Store
+from msearch.store import Schema, Store, VectorSpec
 
 WRITE = """
 import json, sys
@@ -43,7 +43,7 @@ OPEN = """
 import sys
 from msearch.store import Store, StoreLockedError
 try:
-    Store("notes", path=sys.argv[1])
+    Store("notes", path=sys.argv[1]).count()
 except StoreLockedError as err:
     print("StoreLockedError:", err)
 """
@@ -71,11 +71,13 @@ def test_folder_keeps_every_point_across_processes(tmp_path: Path, minilm: str) 
     assert read["top"] == "note-42"
 
 
-def test_second_process_gets_a_clear_lock_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["edge", "qdrant-client"])
+def test_second_process_gets_a_clear_lock_error(tmp_path: Path, engine: str) -> None:
     folder = str(tmp_path / "qdrant")
-    with Store("notes", path=folder):
+    with Store("notes", path=folder, engine=engine) as store:
+        store.ensure_schema(Schema({"text": VectorSpec(2)}))  # the folder is now in use
         line = _run(OPEN, folder)
     assert line.startswith("StoreLockedError:")
     assert folder in line and "Qdrant server" in line and "url=" in line
     with Store("notes", path=folder) as reopened:  # released: opens again
-        assert reopened.count() == 0
+        assert reopened.count() == 0 and reopened.schema is not None
