@@ -98,12 +98,10 @@ class FlagEmbedder(BlockingModel, TextEmbedderBase, SparseEmbedderBase):
     ) -> None:
         BlockingModel.__init__(self)
         TextEmbedderBase.__init__(self, spec, **options)
-        if dtype not in ("float32", "float16", "bfloat16"):
-            raise ValueError(f"dtype must be float32, float16 or bfloat16, got {dtype!r}")
+        self.dtype = flag_dtype(dtype, fp16)
         if max_length is not None and max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {max_length}")
         self.device = device
-        self.dtype = "float16" if fp16 else dtype
         self.max_length = max_length or spec.max_tokens
         self.pooling = pooling or _default_pooling(spec)
         self.trust_remote_code = trust_remote_code
@@ -343,3 +341,10 @@ def local_folder(name: str) -> str:
         return str(hub.snapshot_download(repo_id=located))
     except Exception as err:  # the hub client raises many unrelated types for "not available"
         raise model_not_found(name, err) from err
+
+
+def flag_dtype(dtype: str, fp16: bool) -> str:
+    """The precision a FlagEmbedding model runs in: ``fp16=True`` is the older spelling."""
+    if dtype not in ("float32", "float16", "bfloat16"):
+        raise ValueError(f"dtype must be float32, float16 or bfloat16, got {dtype!r}")
+    return "float16" if fp16 else dtype

@@ -22,7 +22,7 @@ import numpy as np
 from msearch._deps import require
 from msearch.backends._loading import input_limit, model_not_found
 from msearch.backends.base import BlockingModel, RerankerBase
-from msearch.backends.flag import local_folder
+from msearch.backends.flag import flag_dtype, local_folder
 from msearch.batching import sorted_batches, with_progress
 from msearch.errors import BackendError, MSearchError
 from msearch.models import ModelSpec
@@ -66,12 +66,10 @@ class FlagReranker(BlockingModel, RerankerBase):
     ) -> None:
         BlockingModel.__init__(self)
         RerankerBase.__init__(self, spec, **options)
-        if dtype not in ("float32", "float16", "bfloat16"):
-            raise ValueError(f"dtype must be float32, float16 or bfloat16, got {dtype!r}")
+        self.dtype = flag_dtype(dtype, fp16)
         if max_length is not None and max_length < 2:
             raise ValueError(f"max_length must be >= 2, got {max_length}")
         self.device = device
-        self.dtype = "float16" if fp16 else dtype
         #: What the caller asked for; ``None`` reads the model's limit when it loads.
         self.max_length = max_length
         self.prompt = prompt
