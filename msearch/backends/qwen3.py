@@ -80,7 +80,44 @@ def load_left_padded(
     return tokenizer, model.to(device).eval(), device
 
 
-class Qwen3TextEmbedder(BlockingModel, TextEmbedderBase):
+class _Qwen3Model(BlockingModel):
+    """The loading options and left-padded loading both Qwen3 models share."""
+
+    spec: ModelSpec
+
+    def _loading_options(
+        self,
+        spec: ModelSpec,
+        device: str | None,
+        dtype: str,
+        attn_implementation: str | None,
+        max_length: int | None,
+        trust_remote_code: bool,
+    ) -> None:
+        if max_length is not None and max_length < 1:
+            raise ValueError(f"max_length must be >= 1, got {max_length}")
+        self.device = device
+        self.dtype = dtype
+        self.attn_implementation = attn_implementation
+        self.max_length = max_length or spec.max_tokens
+        self.trust_remote_code = trust_remote_code
+
+    def _load_left_padded(self, auto_class: str) -> tuple[Any, Any, str, int]:
+        """Tokenizer, model, device and the input limit: the option, else the tokenizer's."""
+        tokenizer, model, device = load_left_padded(
+            self.spec.name,
+            auto_class,
+            device=self.device,
+            dtype=self.dtype,
+            attn_implementation=self.attn_implementation,
+            trust_remote_code=self.trust_remote_code,
+        )
+        limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
+        max_length = self.max_length or (limit if 0 < limit < 1_000_000 else 8192)
+        return tokenizer, model, device, max_length
+
+
+class Qwen3TextEmbedder(_Qwen3Model, TextEmbedderBase):
     """Qwen3-Embedding (0.6B/4B/8B or any folder in its format) on transformers.
 
     Options: ``task`` (the query instruction), ``dimensions`` (Matryoshka), ``dtype``
@@ -110,30 +147,17 @@ class Qwen3TextEmbedder(BlockingModel, TextEmbedderBase):
         torch_dtype_names = ("float32", "bfloat16", "float16")
         if dtype not in torch_dtype_names:
             raise ValueError(f"dtype must be one of {torch_dtype_names}, got {dtype!r}")
-        if max_length is not None and max_length < 1:
-            raise ValueError(f"max_length must be >= 1, got {max_length}")
-        self.device = device
-        self.dtype = dtype
-        self.attn_implementation = attn_implementation
-        self.max_length = max_length or spec.max_tokens
-        self.trust_remote_code = trust_remote_code
+        self._loading_options(
+            spec, device, dtype, attn_implementation, max_length, trust_remote_code
+        )
 
     def _load(self) -> tuple[Any, Any, str, int]:
-        tokenizer, model, device = load_left_padded(
-            self.spec.name,
-            "AutoModel",
-            device=self.device,
-            dtype=self.dtype,
-            attn_implementation=self.attn_implementation,
-            trust_remote_code=self.trust_remote_code,
-        )
+        tokenizer, model, device, max_length = self._load_left_padded("AutoModel")
         dim = int(model.config.hidden_size)
         if self.dimensions is not None and self.dimensions > dim:
             raise InvalidInputError(
                 f"dimensions={self.dimensions} is larger than {self.spec.name}'s {dim}"
             )
-        limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
-        max_length = self.max_length or (limit if 0 < limit < 1_000_000 else 8192)
         return tokenizer, model, device, max_length
 
     def _model_dim(self) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 
 from msearch._deps import require
 from msearch.backends.base import BlockingModel, RerankerBase, RerankResult, check_text
-from msearch.backends.qwen3 import load_left_padded
+from msearch.backends.qwen3 import _Qwen3Model
 from msearch.batching import sorted_batches, with_progress
 from msearch.errors import BackendError, MSearchError
 from msearch.models import ModelSpec
@@ -52,7 +52,7 @@ class _Loaded:
             raise ValueError(f"max_length={max_length} leaves no room for the reranker's template")
 
 
-class Qwen3Reranker(BlockingModel, RerankerBase):
+class Qwen3Reranker(_Qwen3Model, RerankerBase):
     """Qwen3-Reranker-0.6B/4B/8B scores in 0..1 (P(yes)), loaded on first use.
 
     ``instruction`` sets the task for this instance; ``rerank(..., instruction=...)`` for one
@@ -80,14 +80,10 @@ class Qwen3Reranker(BlockingModel, RerankerBase):
     ) -> None:
         BlockingModel.__init__(self)
         RerankerBase.__init__(self, spec, **options)
-        if max_length is not None and max_length < 1:
-            raise ValueError(f"max_length must be >= 1, got {max_length}")
+        self._loading_options(
+            spec, device, dtype, attn_implementation, max_length, trust_remote_code
+        )
         self.instruction = instruction or spec.default_task or DEFAULT_INSTRUCTION
-        self.device = device
-        self.dtype = dtype
-        self.attn_implementation = attn_implementation
-        self.max_length = max_length or spec.max_tokens
-        self.trust_remote_code = trust_remote_code
 
     # -- public API with the per-call instruction ---------------------------------------
     def rerank(
@@ -123,17 +119,7 @@ class Qwen3Reranker(BlockingModel, RerankerBase):
 
     # -- backend hooks -------------------------------------------------------------------
     def _load(self) -> _Loaded:
-        tokenizer, model, device = load_left_padded(
-            self.spec.name,
-            "AutoModelForCausalLM",
-            device=self.device,
-            dtype=self.dtype,
-            attn_implementation=self.attn_implementation,
-            trust_remote_code=self.trust_remote_code,
-        )
-        limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
-        max_length = self.max_length or (limit if 0 < limit < 1_000_000 else 8192)
-        return _Loaded(tokenizer, model, device, max_length)
+        return _Loaded(*self._load_left_padded("AutoModelForCausalLM"))
 
     def _score(self, query: str, documents: list[str]) -> np.ndarray:
         return self._score_with(query, documents, self.instruction)
