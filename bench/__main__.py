@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench import bench_index, bench_rerank, bench_text
+from bench import bench_cli, bench_index, bench_rerank, bench_text
 from bench.common import cleanup, header, machine_report, table
 
 
@@ -26,6 +26,7 @@ def main() -> None:
         bench_text.main(text_args)
         bench_rerank.main(quick)
         bench_index.main(quick)
+        bench_cli.main(quick)
     finally:
         cleanup()
     print(f"\nall benchmarks: {time.perf_counter() - started:.0f} s")
