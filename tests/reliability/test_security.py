@@ -157,9 +157,13 @@ def remote_code_folder(tiny_cross_encoder: str, tmp_path: Path) -> tuple[Path, P
     (folder / "custom.py").write_text(
         "import pathlib\n"
         f"pathlib.Path({str(marker)!r}).write_text('ran')\n"
-        "from transformers import BertConfig as Config\n"
-        "from transformers import BertModel as Model\n"
-        "from transformers import BertForSequenceClassification as Classifier\n"
+        "import transformers\n"
+        # Subclasses, not aliases: transformers registers the loaded classes for auto-class
+        # saving, which must not leak into the real Bert classes the other tests use.
+        "class Config(transformers.BertConfig):\n    pass\n"
+        "class Model(transformers.BertModel):\n    config_class = Config\n"
+        "class Classifier(transformers.BertForSequenceClassification):\n"
+        "    config_class = Config\n"
     )
     return folder, marker
 
