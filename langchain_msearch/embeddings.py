@@ -32,7 +32,7 @@ class MSearchEmbeddings(Embeddings):
         self.embedder = text_embedder(model, backend, **options)
 
     def __repr__(self) -> str:
-        return f"MSearchEmbeddings(model={self.model!r}, backend={self.backend!r})"
+        return f"{type(self).__name__}(model={self.model!r}, backend={self.backend!r})"
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.embedder.embed_documents(texts).tolist()  # type: ignore[no-any-return]

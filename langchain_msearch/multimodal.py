@@ -1,6 +1,6 @@
 """LangChain ``Embeddings`` for image-text (CLIP, SigLIP) and audio-text (CLAP) models.
 
-The ``Embeddings`` methods embed text with the model's text tower; ``embed_image`` and
+They are ``MSearchEmbeddings`` whose text methods use the model's text tower; ``embed_image`` and
 ``embed_audio`` embed media into the same space, so a text query finds images or sounds.
 """
 
@@ -9,36 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.embeddings import Embeddings
-
-from msearch.backends.base import AudioEmbedder, ImageEmbedder, TextEmbedder
+from langchain_msearch.embeddings import MSearchEmbeddings
+from msearch.backends.base import AudioEmbedder, ImageEmbedder
 from msearch.multimodal import audio_embedder, image_embedder
 
 
-class _TextSide(Embeddings):
-    """The text half shared by the image and audio embeddings."""
-
-    embedder: TextEmbedder
-    model: str
-    backend: str
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(model={self.model!r}, backend={self.backend!r})"
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embedder.embed_documents(texts).tolist()  # type: ignore[no-any-return]
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embedder.embed_query(text).tolist()  # type: ignore[no-any-return]
-
-    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        return (await self.embedder.aembed_documents(texts)).tolist()  # type: ignore[no-any-return]
-
-    async def aembed_query(self, text: str) -> list[float]:
-        return (await self.embedder.aembed_query(text)).tolist()  # type: ignore[no-any-return]
-
-
-class MSearchImageEmbeddings(_TextSide):
+class MSearchImageEmbeddings(MSearchEmbeddings):
     """Images and texts in one vector space (CLIP, SigLIP/SigLIP2), for LangChain.
 
     ``embed_image`` takes paths, bytes, PIL images, numpy arrays, data URIs or http(s) URLs.
@@ -67,7 +43,7 @@ class MSearchImageEmbeddings(_TextSide):
         return (await self.embedder.aembed_images(images)).tolist()  # type: ignore[no-any-return]
 
 
-class MSearchAudioEmbeddings(_TextSide):
+class MSearchAudioEmbeddings(MSearchEmbeddings):
     """Audio and texts in one vector space (CLAP), for LangChain.
 
     ``embed_audio`` takes paths (wav, flac, ogg, mp3 ...), bytes or ``(array, sample_rate)``
