@@ -10,8 +10,7 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from msearch.backends.base import Reranker, RerankResult
-from msearch.errors import InvalidInputError
-from msearch.rerank import reranker as build_reranker
+from msearch.rerank import adapter_reranker
 
 
 class MSearchReranker(BaseDocumentCompressor):
@@ -58,11 +57,7 @@ class MSearchReranker(BaseDocumentCompressor):
         reranker: Reranker | None = None,
         **options: Any,
     ) -> None:
-        if reranker is None and model is None:
-            raise InvalidInputError("MSearchReranker needs a model name or a built reranker")
-        if model is None:
-            spec = getattr(reranker, "spec", None)
-            model = spec.name if spec is not None else type(reranker).__name__
+        model, built = adapter_reranker("MSearchReranker", model, backend, reranker, options)
         super().__init__(  # type: ignore[call-arg]  # pydantic fields declared above
             model=model,
             backend=backend,
@@ -70,9 +65,7 @@ class MSearchReranker(BaseDocumentCompressor):
             score_threshold=score_threshold,
             options=options,
         )
-        self._reranker = (
-            reranker if reranker is not None else build_reranker(model, backend, **options)
-        )
+        self._reranker = built
 
     @property
     def reranker(self) -> Reranker:

@@ -12,7 +12,7 @@ from pydantic import Field, PrivateAttr
 
 from msearch.backends.base import Reranker, RerankResult
 from msearch.errors import InvalidInputError
-from msearch.rerank import reranker as build_reranker
+from msearch.rerank import adapter_reranker
 
 RETRIEVAL_SCORE_KEY = "retrieval_score"
 
@@ -61,11 +61,7 @@ class MSearchRerank(BaseNodePostprocessor):
         reranker: Reranker | None = None,
         **options: Any,
     ) -> None:
-        if reranker is None and model is None:
-            raise InvalidInputError("MSearchRerank needs a model name or a built reranker")
-        if model is None:
-            spec = getattr(reranker, "spec", None)
-            model = spec.name if spec is not None else type(reranker).__name__
+        model, built = adapter_reranker("MSearchRerank", model, backend, reranker, options)
         super().__init__(  # type: ignore[call-arg]  # pydantic fields declared above
             model=model,
             backend=backend,
@@ -74,9 +70,7 @@ class MSearchRerank(BaseNodePostprocessor):
             keep_retrieval_score=keep_retrieval_score,
             options=options,
         )
-        self._reranker = (
-            reranker if reranker is not None else build_reranker(model, backend, **options)
-        )
+        self._reranker = built
 
     @classmethod
     def class_name(cls) -> str:

@@ -40,3 +40,23 @@ def reranker(model: str, backend: str = "sentence-transformers", **options: Any)
             )
     ranker: Reranker = backend_class("rerank", backend)(spec, **backend_options)
     return ranker
+
+
+def adapter_reranker(
+    owner: str,
+    model: str | None,
+    backend: str,
+    built: Reranker | None,
+    options: dict[str, Any],
+) -> tuple[str, Reranker]:
+    """The model name and reranker a framework adapter wraps: ``built`` if given, else a new one.
+
+    Nothing loads here (rerankers load on first use); ``owner`` names the adapter in errors.
+    """
+    if built is None and model is None:
+        raise InvalidInputError(f"{owner} needs a model name or a built reranker")
+    if built is not None:
+        spec = getattr(built, "spec", None)
+        return model or (spec.name if spec is not None else type(built).__name__), built
+    assert model is not None  # for mypy: checked above
+    return model, reranker(model, backend, **options)
