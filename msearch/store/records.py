@@ -114,7 +114,9 @@ def dense_array(vector: Any, what: str) -> np.ndarray:
         raise InvalidInputError(f"{what} is not a vector of numbers: {err}") from err
     if array.ndim != 1:
         raise InvalidInputError(f"{what} must be one vector, got an array of shape {array.shape}")
-    if not np.all(np.isfinite(array)):
+    # NaN and infinity survive a dot product: one cheap reduction decides for nearly every
+    # vector; only a non-finite result (which huge finite values can also give) looks closer.
+    if not math.isfinite(array.dot(array)) and not np.isfinite(array).all():
         raise InvalidInputError(f"{what} contains NaN or infinite values")
     return array
 
@@ -144,7 +146,7 @@ _MAX_DEPTH = 32
 _INT_RANGE = (-(2**63), 2**64 - 1)
 
 
-def checked_payload(value: Any, what: str, depth: int = 0) -> Any:
+def checked_payload(value: Any, what: str) -> Any:
     """``value`` as plain JSON data, which every engine stores the same way.
 
     NumPy scalars and arrays become Python numbers and lists. Anything JSON cannot hold (NaN,
@@ -152,35 +154,77 @@ def checked_payload(value: Any, what: str, depth: int = 0) -> Any:
     InvalidInputError naming where it is: engines differ on such values (one stores them,
     another fails with a low-level error), so msearch refuses them before writing.
     """
+    try:
+        return _plain(value, 0)
+    except _Refused as refused:
+        where = what + "".join(f"[{key!r}]" for key in reversed(refused.path))
+        raise InvalidInputError(f"{where} {refused.reason}") from None
+
+
+class _Refused(Exception):
+    """A value JSON cannot hold; ``path`` is filled in (innermost first) on the way out, so
+    the happy path never formats a location."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path: list[Any] = []
+
+
+def _plain(value: Any, depth: int) -> Any:
+    if value is None or isinstance(value, bool | float | int | str):
+        return _plain_scalar(value)
     if depth > _MAX_DEPTH:
-        raise InvalidInputError(f"{what} is nested more than {_MAX_DEPTH} levels deep")
+        raise _Refused(f"is nested more than {_MAX_DEPTH} levels deep")
     if isinstance(value, np.generic | np.ndarray):
-        value = value.tolist()
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return s.check_unicode(value, what)
-    if isinstance(value, int):
-        if not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
-            raise InvalidInputError(f"{what} is {value}, outside the 64-bit range Qdrant stores")
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidInputError(f"{what} is {value}; JSON has no NaN or infinity")
-        return value
+        return _plain(value.tolist(), depth)
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise InvalidInputError(
-                    f"{what} has the key {key!r} ({type(key).__name__}); keys must be strings"
-                )
-            s.check_unicode(key, f"a key of {what}")
-            out[key] = checked_payload(item, f"{what}[{key!r}]", depth + 1)
+                raise _Refused(f"has the key {key!r} ({type(key).__name__}); keys must be strings")
+            try:
+                _unicode(key, "has a key that is")
+                out[key] = _plain(item, depth + 1)
+            except _Refused as refused:
+                refused.path.append(key)
+                raise
         return out
     if isinstance(value, list | tuple):
-        return [checked_payload(item, f"{what}[{i}]", depth + 1) for i, item in enumerate(value)]
-    raise InvalidInputError(
-        f"{what} is {type(value).__name__}; stored values must be strings, numbers, booleans, "
+        items = []
+        for index, item in enumerate(value):
+            try:
+                items.append(_plain(item, depth + 1))
+            except _Refused as refused:
+                refused.path.append(index)
+                raise
+        return items
+    raise _Refused(
+        f"is {type(value).__name__}; stored values must be strings, numbers, booleans, "
         "None, lists or dicts"
     )
+
+
+def _plain_scalar(value: Any) -> Any:
+    if isinstance(value, str):
+        return _unicode(value, "is")
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        if not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+            raise _Refused(f"is {value}, outside the 64-bit range Qdrant stores")
+        return value
+    if not math.isfinite(value):
+        raise _Refused(f"is {value}; JSON has no NaN or infinity")
+    return value
+
+
+def _unicode(text: str, verb: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise _Refused(
+            f"{verb} not valid Unicode: a lone surrogate {text[err.start]!r} at position "
+            f"{err.start} ({text[:40]!r})"
+        ) from None
+    return text
