@@ -2,7 +2,7 @@
 
 One deterministic folder of text files (by default 200 files that chunk into about 10,000
 passages) is indexed three ways, each in its own child process of the same interpreter so that
-each one's peak resident memory (``ru_maxrss`` from ``os.wait4``) is its own:
+each one's peak resident memory (its own high-water mark, see ``bench.peak_rss``) is its own:
 
 1. ``python -m msearch.cli index FOLDER --store STORE --quiet``: the command, with MiniLM as
    its text model (``MSEARCH_TEXT_MODEL``) and the chunk settings given here.
@@ -64,18 +64,20 @@ def make_folder(root: Path, files: int, chunks: int, size: int, overlap: int) ->
     return files, total
 
 
-def run_child(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> dict[str, Any]:
-    """Run ``command``; its wall time, peak RSS (its own ``ru_maxrss``) and stdout."""
+def run_child(
+    module: str, args: list[str], env: dict[str, str], cwd: Path, log: Path
+) -> dict[str, Any]:
+    """Run ``python -m module args``; its wall time, its own peak RSS and its stdout."""
+    peak_file = log.with_suffix(".peak")
+    command = [sys.executable, "-m", "bench.peak_rss", str(peak_file), module, *args]
     start = time.perf_counter()
     with log.open("w") as out:
-        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)
+        done = subprocess.run(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
     text = log.read_text()
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited {process.returncode}:\n{text[-3000:]}")
-    return {"seconds": seconds, "peak": usage.ru_maxrss * 1024, "stdout": text}
+    if done.returncode != 0:
+        raise RuntimeError(f"{module} {' '.join(args)} exited {done.returncode}:\n{text[-3000:]}")
+    return {"seconds": seconds, "peak": int(peak_file.read_text()), "stdout": text}
 
 
 def read_chunks(store_path: Path) -> list[dict[str, Any]]:
@@ -183,37 +185,21 @@ def cli_section(
             "PYTHONPATH": str(REPO),
         }
         env.pop("MSEARCH_CONFIG", None)
-        cli_command = [sys.executable, "-m", "msearch.cli", "index", str(tmp / "docs")]
-        cli_command += ["--store", str(tmp / "cli-store"), "--quiet"]
-        print("command:", " ".join(cli_command[1:]), flush=True)
+        cli_args = ["index", str(tmp / "docs"), "--store", str(tmp / "cli-store"), "--quiet"]
+        print("command: msearch", " ".join(cli_args), flush=True)
         # cwd=tmp for every child: no msearch.toml of the checkout is picked up
-        cli = run_child(cli_command, env, tmp, tmp / "cli.log")
+        cli = run_child("msearch.cli", cli_args, env, tmp, tmp / "cli.log")
         chunk_rows = read_chunks(tmp / "cli-store")
         chunks_file = tmp / "chunks.jsonl"
         chunks_file.write_text("".join(json.dumps(row) + "\n" for row in chunk_rows))
         tokens = int(token_counts(minilm(), [row["text"] for row in chunk_rows]).sum())
-        me = [sys.executable, "-m", "bench.bench_cli", "--chunks-file", str(chunks_file)]
-        raw_args = [
-            "--child",
-            "raw",
-            "--store",
-            str(tmp / "raw-store"),
-            "--batch-size",
-            str(batch_size),
-        ]
-        raw_run = run_child(
-            me + raw_args,
-            env,
-            tmp,
-            tmp / "raw.log",
-        )
+        me = ["--chunks-file", str(chunks_file)]
+        raw_args = ["--child", "raw", "--store", str(tmp / "raw-store")]
+        raw_args += ["--batch-size", str(batch_size)]
+        raw_run = run_child("bench.bench_cli", me + raw_args, env, tmp, tmp / "raw.log")
         raw = json.loads(raw_run["stdout"].strip().splitlines()[-1])
-        base_run = run_child(
-            [*me, "--child", "baseline", "--store", str(tmp / "base-store")],
-            env,
-            tmp,
-            tmp / "b.log",
-        )
+        base_args = ["--child", "baseline", "--store", str(tmp / "base-store")]
+        base_run = run_child("bench.bench_cli", me + base_args, env, tmp, tmp / "base.log")
         base = json.loads(base_run["stdout"].strip().splitlines()[-1])
     count = len(chunk_rows)
     if raw["points"] != count:

@@ -65,7 +65,7 @@ def raw_cross_encoder(path: str) -> Any:
     import torch
     from sentence_transformers import CrossEncoder
 
-    model = CrossEncoder(path, device="cpu", max_length=256)
+    model = CrossEncoder(path, device="cpu")  # truncates at the tokenizer's 512, as msearch
     identity = torch.nn.Identity()
 
     def run(tasks: list[Task]) -> list[np.ndarray]:
@@ -135,7 +135,7 @@ def msearch_reranker(path: str, backend: str = "sentence-transformers", **option
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--docs", type=int, default=50, help="documents per query")
+    parser.add_argument("--docs", type=int, default=25, help="documents per query")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     queries = QUERIES[:2] if args.quick else QUERIES
