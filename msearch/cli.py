@@ -108,11 +108,28 @@ def _options(config: Config) -> dict[str, Any]:
     return {"device": config.device} if config.device else {}
 
 
+def _precision(config: Config, backend: str, setting: str) -> dict[str, Any]:
+    """The ``precision`` option for a model on ``backend`` (sentence-transformers has it)."""
+    if backend == "sentence-transformers":
+        return {"precision": config.precision}
+    if config.precision != "float32":
+        raise _input_error(
+            f"precision = {config.precision!r} applies to sentence-transformers models, but "
+            f'{setting} is {backend!r}; set precision = "float32" or use that backend\'s own '
+            "options (docs/backends.md)"
+        )
+    return {}
+
+
 def build_text(config: Config) -> Any:
     from msearch.embeddings import text_embedder
 
     return text_embedder(
-        config.text_model, config.text_backend, batch_size=config.batch_size, **_options(config)
+        config.text_model,
+        config.text_backend,
+        batch_size=config.batch_size,
+        **_options(config),
+        **_precision(config, config.text_backend, "models.text_backend"),
     )
 
 
@@ -284,7 +301,12 @@ def _reranked(config: Config, query: str, hits: list[Hit], k: int) -> list[Hit]:
 
     from msearch.rerank import reranker
 
-    model = reranker(config.rerank_model, config.rerank_backend, **_options(config))
+    model = reranker(
+        config.rerank_model,
+        config.rerank_backend,
+        **_options(config),
+        **_precision(config, config.rerank_backend, "models.rerank_backend"),
+    )
     results = model.rerank(query, [hit.content or "" for hit in hits], top_n=k)
     return [replace(hits[result.index], score=result.score) for result in results]
 

@@ -13,6 +13,7 @@ An example ``msearch.toml``::
     sparse = ""            # e.g. "BAAI/bge-m3" with sparse_backend = "flag" for hybrid search
     rerank = ""            # e.g. "BAAI/bge-reranker-v2-m3" with rerank_backend = "flag"
     device = "cpu"
+    precision = "float32"  # "auto": bf16 where the CPU/GPU runs it natively (docs/benchmarks.md)
     batch_size = 32
     allow_download = false  # true: fetch models from the hub; default: offline
 
@@ -51,6 +52,7 @@ class Config:
     rerank_model: str = ""
     rerank_backend: str = "sentence-transformers"
     device: str = ""
+    precision: str = "float32"
     batch_size: int = 32
     store_path: str = ""
     url: str = ""
@@ -75,6 +77,7 @@ _FILE_KEYS = {
     ("models", "rerank"): "rerank_model",
     ("models", "rerank_backend"): "rerank_backend",
     ("models", "device"): "device",
+    ("models", "precision"): "precision",
     ("models", "batch_size"): "batch_size",
     ("store", "path"): "store_path",
     ("store", "url"): "url",

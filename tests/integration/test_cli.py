@@ -12,6 +12,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from msearch.chunking import chunk_stream
@@ -112,6 +113,31 @@ def test_bad_settings_are_clear_errors(tmp_path, corpus, capsys, monkeypatch) ->
     monkeypatch.delenv("MSEARCH_CHUNK_TOKENS")
     code, _, err = run(capsys, "search", "x", "--store", str(tmp_path / "s"), "-k", "0")
     assert code == 2 and "-k must be >= 1" in err
+
+
+def test_precision_setting_reaches_the_models(tmp_path, corpus, capsys, monkeypatch) -> None:
+    exact, fast = str(tmp_path / "exact"), str(tmp_path / "fast")
+    assert run(capsys, "index", str(corpus), "--store", exact, "--quiet")[0] == 0
+    monkeypatch.setenv("MSEARCH_PRECISION", "bfloat16")  # emulated on CPUs without AMX: slow
+    assert run(capsys, "index", str(corpus), "--store", fast, "--quiet")[0] == 0
+    with Store("msearch", path=exact) as one, Store("msearch", path=fast) as other:
+        ids = [hit.id for hit in one.scan()]
+        a = {hit.id: np.asarray(hit.vectors["text"]) for hit in one.get(ids, with_vectors=True)}
+        b = {hit.id: np.asarray(hit.vectors["text"]) for hit in other.get(ids, with_vectors=True)}
+    cosines = [
+        float(np.dot(a[key], b[key]) / np.linalg.norm(a[key]) / np.linalg.norm(b[key])) for key in a
+    ]
+    assert len(b) == len(a) > 0 and min(cosines) >= 0.999 and max(cosines) < 1.0
+    code, out, _ = run(capsys, "search", "How long do cats sleep?", "--store", fast, "-k", "1")
+    assert code == 0 and "cats.txt" in out
+    monkeypatch.setenv("MSEARCH_PRECISION", "fast")
+    code, _, err = run(capsys, "search", "cats", "--store", fast)
+    assert code == 2 and "precision must be one of" in err
+    monkeypatch.setenv("MSEARCH_PRECISION", "bfloat16")
+    monkeypatch.setenv("MSEARCH_TEXT_BACKEND", "infinity")
+    code, _, err = run(capsys, "search", "cats", "--store", fast)
+    assert code == 2 and "applies to sentence-transformers models" in err
+    assert "models.text_backend is 'infinity'" in err
 
 
 def test_file_vanishing_mid_run_is_reported(tmp_path, corpus, minilm) -> None:
