@@ -12,7 +12,6 @@ Run: ``python -m bench.bench_rerank`` (``--quick`` for a smoke run).
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,12 @@ import numpy as np
 from bench.common import (
     CACHE,
     Contender,
-    at_end,
     cleanup,
     corpus,
     header,
     interleaved,
     minilm,
+    raw_infinity_engine,
     table,
 )
 
@@ -83,21 +82,7 @@ def raw_cross_encoder(path: str) -> Any:
 
 
 def raw_infinity(path: str) -> Any:
-    from infinity_emb import AsyncEmbeddingEngine, EngineArgs
-
-    engine = AsyncEmbeddingEngine.from_args(
-        EngineArgs(
-            model_name_or_path=path,
-            engine="torch",  # type: ignore[arg-type]
-            device="cpu",  # type: ignore[arg-type]
-            batch_size=BATCH,
-            model_warmup=False,
-            bettertransformer=False,
-        )
-    )
-    loop = asyncio.new_event_loop()
-    loop.run_until_complete(engine.astart())
-    at_end(lambda: loop.run_until_complete(engine.astop()))
+    engine, loop = raw_infinity_engine(path, BATCH)
 
     def run(tasks: list[Task]) -> list[np.ndarray]:
         out = []

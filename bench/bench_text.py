@@ -15,7 +15,6 @@ Run: ``python -m bench.bench_text`` (``--quick`` for a smoke run).
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,6 @@ import numpy as np
 from bench.common import (
     CACHE,
     Contender,
-    at_end,
     bert_flops_per_token,
     cleanup,
     corpus,
@@ -32,6 +30,7 @@ from bench.common import (
     interleaved,
     matmul_gflops,
     minilm,
+    raw_infinity_engine,
     table,
     token_counts,
 )
@@ -49,21 +48,7 @@ def raw_sentence_transformers(path: str) -> Any:
 
 
 def raw_infinity(path: str) -> Any:
-    from infinity_emb import AsyncEmbeddingEngine, EngineArgs
-
-    engine = AsyncEmbeddingEngine.from_args(
-        EngineArgs(
-            model_name_or_path=path,
-            engine="torch",  # type: ignore[arg-type]
-            device="cpu",  # type: ignore[arg-type]
-            batch_size=BATCH,
-            model_warmup=False,
-            bettertransformer=False,
-        )
-    )
-    loop = asyncio.new_event_loop()
-    loop.run_until_complete(engine.astart())
-    at_end(lambda: loop.run_until_complete(engine.astop()))
+    engine, loop = raw_infinity_engine(path, BATCH)
 
     def run(texts: list[str]) -> np.ndarray:
         vectors, _usage = loop.run_until_complete(engine.embed(sentences=texts))

@@ -221,3 +221,28 @@ def _cell(value: Any) -> str:
 def batches(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def raw_infinity_engine(path: str, batch_size: int) -> tuple[Any, Any]:
+    """infinity-emb's own engine on ``path`` (torch, CPU), started on a loop of its own.
+
+    Returns (engine, loop); the engine is stopped at the end of the run.
+    """
+    import asyncio
+
+    from infinity_emb import AsyncEmbeddingEngine, EngineArgs
+
+    engine = AsyncEmbeddingEngine.from_args(
+        EngineArgs(
+            model_name_or_path=path,
+            engine="torch",  # type: ignore[arg-type]
+            device="cpu",  # type: ignore[arg-type]
+            batch_size=batch_size,
+            model_warmup=False,
+            bettertransformer=False,
+        )
+    )
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(engine.astart())
+    at_end(lambda: loop.run_until_complete(engine.astop()))
+    return engine, loop
