@@ -7,7 +7,8 @@ data URI or a URL: then it is an example image or clip, and the retriever finds 
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, ClassVar, Self
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
@@ -33,16 +34,21 @@ def to_document(hit: Hit) -> Document:
     return Document(page_content=hit.content or "", metadata=metadata, id=hit.id)
 
 
-def _embedder(embeddings: Any) -> Any:
-    return getattr(embeddings, "embedder", embeddings)
-
-
 class _MediaRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    _modality: ClassVar[str]  # the MediaCollection embedder this retriever searches with
 
     collection: MediaCollection
     k: int = 4
     filter: Any = None
+
+    @classmethod
+    def from_store(cls, store: Store, embeddings: Any, **fields: Any) -> Self:
+        """A retriever on ``store`` with embeddings of its modality: ``MSearchImageEmbeddings``
+        or ``MSearchAudioEmbeddings``, or an msearch image or audio embedder."""
+        embedder = getattr(embeddings, "embedder", embeddings)
+        return cls(collection=MediaCollection(store, **{cls._modality: embedder}), **fields)
 
     def _search(self, query: Any) -> list[Hit]:
         raise NotImplementedError
@@ -50,23 +56,18 @@ class _MediaRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        return [to_document(hit) for hit in self._search(query)]
+        return self.similar_to(query)
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
     ) -> list[Document]:
-        import asyncio
-
-        hits = await asyncio.to_thread(self._search, query)
-        return [to_document(hit) for hit in hits]
+        return await self.asimilar_to(query)
 
     def similar_to(self, example: Any) -> list[Document]:
         """Documents similar to an example item in any accepted form."""
         return [to_document(hit) for hit in self._search(example)]
 
     async def asimilar_to(self, example: Any) -> list[Document]:
-        import asyncio
-
         return [to_document(hit) for hit in await asyncio.to_thread(self._search, example)]
 
 
@@ -86,10 +87,7 @@ class MSearchImageRetriever(_MediaRetriever):
             docs = retriever.invoke("cat.jpg")                 # image -> image
     """
 
-    @classmethod
-    def from_store(cls, store: Store, embeddings: Any, **fields: Any) -> MSearchImageRetriever:
-        """A retriever on ``store`` with an ``MSearchImageEmbeddings`` or msearch image embedder."""
-        return cls(collection=MediaCollection(store, image=_embedder(embeddings)), **fields)
+    _modality = "image"
 
     def add_images(self, images: list[Any], **options: Any) -> Any:
         """Index images (see ``MediaCollection.add_images``); returns its report."""
@@ -117,10 +115,7 @@ class MSearchAudioRetriever(_MediaRetriever):
             docs = retriever.invoke("bark.wav")                # audio -> audio
     """
 
-    @classmethod
-    def from_store(cls, store: Store, embeddings: Any, **fields: Any) -> MSearchAudioRetriever:
-        """A retriever on ``store`` with an ``MSearchAudioEmbeddings`` or msearch audio embedder."""
-        return cls(collection=MediaCollection(store, audio=_embedder(embeddings)), **fields)
+    _modality = "audio"
 
     def add_audio(self, audios: list[Any], **options: Any) -> Any:
         """Index audio (see ``MediaCollection.add_audio``); returns its report."""
