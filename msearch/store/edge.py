@@ -24,12 +24,19 @@ from typing import Any
 from qdrant_client import models
 
 from msearch._deps import require
-from msearch.backends.base import SparseVector
 from msearch.errors import InvalidInputError, StoreError
 from msearch.store import schema as s
 from msearch.store.edge_filters import to_edge
 from msearch.store.edge_folder import RECORD, SHARD, EdgeFolder, acquire, call, release
-from msearch.store.engine import CreateOptions, Point, Prefetch, QueryVector, StoredPoint
+from msearch.store.engine import (
+    CreateOptions,
+    Point,
+    Prefetch,
+    QueryVector,
+    StoredPoint,
+    native_vector,
+    stored_point,
+)
 
 PAYLOAD_INDEX_TYPES = ("keyword", "integer", "float", "bool", "datetime", "uuid", "text", "geo")
 
@@ -245,9 +252,7 @@ class EdgeEngine:
         return self.qe.SearchParams(hnsw_ef=self.options.hnsw_ef, exact=self.options.exact)
 
     def _vector(self, vector: QueryVector) -> Any:
-        if isinstance(vector, SparseVector):
-            return self.qe.SparseVector(vector.indices.tolist(), vector.values.tolist())
-        return vector
+        return native_vector(vector, self.qe.SparseVector)
 
     def _config(self, schema: s.Schema) -> Any:
         qe, o = self.qe, self.options
@@ -286,20 +291,16 @@ _DISTANCES = {
 
 
 def _stored(point: Any) -> StoredPoint:
-    score = getattr(point, "score", None)
-    vectors = point.vector
-    if isinstance(vectors, dict):
-        vectors = {
-            name: value
-            if isinstance(value, list)
-            else models.SparseVector(indices=list(value.indices), values=list(value.values))
-            for name, value in vectors.items()
-        }
-    else:
-        vectors = None
-    return StoredPoint(
-        point_id=str(point.id),
-        payload=dict(point.payload or {}),
-        score=None if score is None else float(score),
-        vectors=vectors,
-    )
+    return stored_point(point, _vectors(point.vector))
+
+
+def _vectors(vectors: Any) -> dict[str, Any] | None:
+    """Edge's named vectors in qdrant-client's types, as ``ClientEngine`` returns them."""
+    if not isinstance(vectors, dict):
+        return None
+    return {
+        name: value
+        if isinstance(value, list)
+        else models.SparseVector(indices=list(value.indices), values=list(value.values))
+        for name, value in vectors.items()
+    }

@@ -301,18 +301,28 @@ def _is_local(client: QdrantClient) -> bool:
     return isinstance(getattr(client, "_client", None), QdrantLocal)
 
 
-def _to_qdrant(vector: QueryVector) -> Any:
+def native_vector(vector: QueryVector, sparse_type: Callable[..., Any]) -> Any:
+    """``vector`` as an engine takes it: a dense list as it is, a sparse one as ``sparse_type``."""
     if isinstance(vector, SparseVector):
-        return models.SparseVector(indices=vector.indices.tolist(), values=vector.values.tolist())
+        return sparse_type(indices=vector.indices.tolist(), values=vector.values.tolist())
     return vector
 
 
-def _stored(point: models.ScoredPoint | models.Record) -> StoredPoint:
+def stored_point(point: Any, vectors: dict[str, Any] | None) -> StoredPoint:
+    """An engine's record or scored point (``id``, ``payload``, maybe ``score``) and its
+    ``vectors`` as msearch's ``StoredPoint``."""
     score = getattr(point, "score", None)
-    vectors = point.vector if isinstance(point.vector, dict) else None
     return StoredPoint(
         point_id=str(point.id),
         payload=dict(point.payload or {}),
         score=None if score is None else float(score),
         vectors=vectors,
     )
+
+
+def _to_qdrant(vector: QueryVector) -> Any:
+    return native_vector(vector, models.SparseVector)
+
+
+def _stored(point: models.ScoredPoint | models.Record) -> StoredPoint:
+    return stored_point(point, point.vector if isinstance(point.vector, dict) else None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,6 +216,13 @@ def point_id(caller_id: str | int | uuid.UUID) -> str:
     text = str(caller_id)
     check_unicode(text, "an id")
     return str(uuid.uuid5(ID_NAMESPACE, text))
+
+
+def id_list(ids: Sequence[str]) -> list[str]:
+    """Caller ids as a list; one string (a common slip for a list of one id) is refused."""
+    if isinstance(ids, str):
+        raise InvalidInputError("ids must be a list of ids, not a single string")
+    return list(ids)
 
 
 def check_unicode(text: str, what: str) -> str:

@@ -1,30 +1,31 @@
-"""``Store``: one msearch collection in Qdrant, with every check in one place."""
+"""``Store``: one msearch collection in Qdrant: where it lives, its schema, and writes.
+
+Reading (get, count, scan, and the nearest / fused / hybrid / MMR queries) and the checks of
+query vectors are inherited from ``StoreReader`` (reader.py); the async twins of both run
+here.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 from qdrant_client import QdrantClient, models
 
-from msearch.backends.base import SparseVector
-from msearch.errors import InvalidInputError, SchemaMismatchError
+from msearch.errors import InvalidInputError
 from msearch.store import schema as s
 from msearch.store.client import Connection
 from msearch.store.edge import EdgeOptions
-from msearch.store.engine import ClientEngine, CreateOptions, Engine, Point, Prefetch, StoredPoint
+from msearch.store.engine import ClientEngine, CreateOptions, Engine, Point
 from msearch.store.engines import open_engine
 from msearch.store.filters import Filter, merge, to_qdrant
-from msearch.store.mmr import mmr_order
-from msearch.store.records import Hit, Record, checked_payload, dense_array, sparse_vector
-
-FUSIONS = ("rrf", "dbsf")
+from msearch.store.reader import StoreReader
+from msearch.store.records import Hit, Record, checked_payload
 
 
-class Store:
+class Store(StoreReader):
     """One msearch collection: upsert, get, delete and dense / sparse / fused queries.
 
     Where the data lives: ``location=":memory:"``, ``path=folder``, ``url=...`` (with
@@ -91,37 +92,16 @@ class Store:
                 client_options=client_options or None,
             )
             self.engine = open_engine(connection, engine or "auto", edge_options)
-        self._schema: s.Schema | None = None
+        self._schema = None
         self._load_schema()
         if schema is not None:
             self.ensure_schema(schema)
 
     # -- schema --------------------------------------------------------------------
     @property
-    def schema(self) -> s.Schema | None:
-        """The collection's recorded schema, or ``None`` while the collection does not exist."""
-        if self._schema is None:
-            self._load_schema()
-        return self._schema
-
-    @property
     def client(self) -> QdrantClient | None:
         """The underlying QdrantClient (``None`` on another engine)."""
         return getattr(self.engine, "client", None)
-
-    def _load_schema(self) -> None:
-        if not self.engine.collection_exists(self.collection):
-            self._schema = None
-            return
-        record = self.engine.schema_record(self.collection)
-        if record is None:
-            raise SchemaMismatchError(
-                f"collection {self.collection!r} was not created by msearch (its vectors: "
-                f"{self.engine.vector_names(self.collection)}); collections made by the stock "
-                "langchain-qdrant / llama-index classes keep their own format: read them with "
-                "those classes, or give msearch another collection name"
-            )
-        self._schema = s.Schema.from_record(record)
 
     def ensure_schema(self, schema: s.Schema) -> s.Schema:
         """Create the collection from ``schema``, or check that the existing one matches it."""
@@ -163,24 +143,6 @@ class Store:
         payload = checked_payload(record.payload(), f"records[{position}] (id {record.id!r})")
         return Point(s.point_id(record.id), vectors, payload)
 
-    def _checked(self, schema: s.Schema, name: str, vector: Any, what: str) -> Any:
-        if name in schema.sparse:
-            return sparse_vector(vector, what)
-        spec = schema.vectors.get(name)
-        if spec is None:
-            raise SchemaMismatchError(
-                f"{what}: collection {self.collection!r} has no vector {name!r} "
-                f"(it has {schema.names})"
-            )
-        array = dense_array(vector, what)
-        if array.shape[0] != spec.size:
-            raise SchemaMismatchError(
-                f"{what} has {array.shape[0]} dimensions; collection {self.collection!r} "
-                f"stores {spec.size}-dimensional {name!r} vectors"
-                + (f" from {spec.model!r}" if spec.model else "")
-            )
-        return array.tolist()
-
     def delete(
         self,
         ids: Sequence[str] | None = None,
@@ -195,7 +157,7 @@ class Store:
         if self._schema is None and not self._exists():
             return
         if ids is not None:
-            point_ids = [s.point_id(caller_id) for caller_id in _as_list(ids, "ids")]
+            point_ids = [s.point_id(caller_id) for caller_id in s.id_list(ids)]
             if point_ids:
                 self.engine.delete_points(self.collection, point_ids)
         where: dict[str, Any] = {}
@@ -212,128 +174,6 @@ class Store:
         if self._exists():
             self.engine.delete_collection(self.collection)
         self._schema = None
-
-    # -- reading -------------------------------------------------------------------
-    def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Hit]:
-        """The points of ``ids`` in the order asked; ids not stored are left out."""
-        wanted = _as_list(ids, "ids")
-        if not wanted or not self._exists():
-            return []
-        point_ids = [s.point_id(caller_id) for caller_id in wanted]
-        found = {
-            p.point_id: p for p in self.engine.retrieve(self.collection, point_ids, with_vectors)
-        }
-        return [_hit(found[pid]) for pid in dict.fromkeys(point_ids) if pid in found]
-
-    def count(self, filter: Filter | None = None) -> int:
-        if not self._exists():
-            return 0
-        return self.engine.count(self.collection, to_qdrant(filter))
-
-    def scan(self, filter: Filter | None = None, batch_size: int = 256) -> Iterator[Hit]:
-        """Every point (matching ``filter``), without vectors, in storage order."""
-        if not self._exists():
-            return
-        offset: str | None = None
-        while True:
-            points, offset = self.engine.scroll(
-                self.collection, to_qdrant(filter), batch_size, offset
-            )
-            yield from (_hit(point) for point in points)
-            if offset is None:
-                return
-
-    def query(
-        self,
-        vector_name: str,
-        vector: Any,
-        k: int = 4,
-        filter: Filter | None = None,
-        *,
-        with_vectors: bool = False,
-    ) -> list[Hit]:
-        """The ``k`` nearest points on one named vector (dense or sparse), best first."""
-        _check_k(k)
-        if not self._exists():
-            return []
-        checked = self._checked(self._require_schema(), vector_name, vector, "the query vector")
-        points = self.engine.search(
-            self.collection, vector_name, checked, k, to_qdrant(filter), with_vectors
-        )
-        return [_hit(point) for point in points]
-
-    def fused_query(
-        self,
-        vectors: Mapping[str, Any],
-        k: int = 4,
-        filter: Filter | None = None,
-        *,
-        fusion: str = "rrf",
-        prefetch_k: int | None = None,
-    ) -> list[Hit]:
-        """Search several named vectors and fuse the lists inside Qdrant (RRF or DBSF).
-
-        Scores are the fusion's, not similarities: RRF sums ``1 / (rank + 2)`` over the lists.
-        """
-        _check_k(k)
-        if fusion not in FUSIONS:
-            raise InvalidInputError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
-        if not vectors:
-            raise InvalidInputError("a fused query needs at least one named vector")
-        limit = prefetch_k if prefetch_k is not None else max(4 * k, 20)
-        _check_k(limit, "prefetch_k")
-        if not self._exists():
-            return []
-        schema = self._require_schema()
-        prefetch = [
-            Prefetch(name, self._checked(schema, name, vector, f"the {name!r} query"), limit)
-            for name, vector in vectors.items()
-        ]
-        points = self.engine.fuse(self.collection, prefetch, fusion, k, to_qdrant(filter))
-        return [_hit(point) for point in points]
-
-    def hybrid_query(
-        self,
-        dense: Any,
-        sparse: SparseVector | Mapping[int, float],
-        k: int = 4,
-        filter: Filter | None = None,
-        *,
-        dense_name: str = s.TEXT,
-        sparse_name: str = s.TEXT_SPARSE,
-        fusion: str = "rrf",
-        prefetch_k: int | None = None,
-    ) -> list[Hit]:
-        """Dense and sparse search on the same text, fused inside Qdrant (prefetch + RRF)."""
-        return self.fused_query(
-            {dense_name: dense, sparse_name: sparse},
-            k,
-            filter,
-            fusion=fusion,
-            prefetch_k=prefetch_k,
-        )
-
-    def mmr_query(
-        self,
-        vector_name: str,
-        vector: Any,
-        k: int = 4,
-        filter: Filter | None = None,
-        *,
-        fetch_k: int = 20,
-        lambda_mult: float = 0.5,
-    ) -> list[Hit]:
-        """``k`` diverse results among the ``fetch_k`` nearest (maximal marginal relevance)."""
-        _check_k(k)
-        _check_k(fetch_k, "fetch_k")
-        if not 0.0 <= lambda_mult <= 1.0:
-            raise InvalidInputError(f"lambda_mult must be within 0..1, got {lambda_mult}")
-        hits = self.query(vector_name, vector, max(fetch_k, k), filter, with_vectors=True)
-        if not hits:
-            return []
-        matrix = np.asarray([(hit.vectors or {})[vector_name] for hit in hits], dtype=np.float32)
-        query = dense_array(vector, "the query vector")
-        return [hits[i] for i in mmr_order(query, matrix, k, lambda_mult)]
 
     # -- async twins: the engine's calls block, so they run in a worker thread -------------
     async def aupsert(self, records: Sequence[Record]) -> list[str]:
@@ -398,33 +238,3 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _exists(self) -> bool:
-        if self._schema is None:
-            self._load_schema()
-        return self._schema is not None
-
-    def _require_schema(self) -> s.Schema:
-        if self._schema is None:
-            self._load_schema()
-        if self._schema is None:
-            raise SchemaMismatchError(
-                f"collection {self.collection!r} does not exist yet: give a schema (or add "
-                "through a vector store, which knows its embedding model) before writing"
-            )
-        return self._schema
-
-
-def _check_k(k: Any, name: str = "k") -> None:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k <= 0:
-        raise InvalidInputError(f"{name} must be a positive integer, got {k!r}")
-
-
-def _as_list(ids: Sequence[str], what: str) -> list[str]:
-    if isinstance(ids, str):
-        raise InvalidInputError(f"{what} must be a list of ids, not a single string")
-    return list(ids)
-
-
-def _hit(point: StoredPoint) -> Hit:
-    return Hit.from_point(point.point_id, point.payload, point.score, point.vectors)
