@@ -131,10 +131,12 @@ class BlockingModel(abc.ABC):
     """Base for backends whose inference blocks (torch): loaded once, on first use.
 
     One lock serializes calls into the model: torch models are fast per call but Hugging Face
-    fast tokenizers are not safe to share across threads.
+    fast tokenizers are not safe to share across threads. Listed before the public base
+    (``TextEmbedderBase``, ``RerankerBase`` ...), whose ``__init__`` receives the options.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, spec: ModelSpec, **options: Any) -> None:
+        super().__init__(spec, **options)  # type: ignore[call-arg]
         self._lock = threading.RLock()
         self._loaded: Any = None
 
@@ -171,7 +173,26 @@ async def _as_coroutine(awaitable: Awaitable[T]) -> T:
     return await awaitable
 
 
-class TextEmbedderBase(abc.ABC):
+class _ModelAPI(abc.ABC):
+    """What the public embedding and reranking APIs share: the spec and the batching options.
+
+    ``_sync``/``_async`` come from the execution base mixed in beside (``BlockingModel`` or
+    ``CoroutineModel``).
+    """
+
+    spec: ModelSpec
+    _sync: Callable[..., Any]
+    _async: Callable[..., Any]
+
+    def __init__(self, spec: ModelSpec, batch_size: int, show_progress: bool | None) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.spec = spec
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+
+
+class TextEmbedderBase(_ModelAPI):
     """The public text-embedding API, written once over a backend's ``_encode``.
 
     Subclasses mix in ``BlockingModel`` (``_encode`` is a plain function) or ``CoroutineModel``
@@ -183,10 +204,6 @@ class TextEmbedderBase(abc.ABC):
     so a document list keeps one vector per document.
     """
 
-    spec: ModelSpec
-    _sync: Callable[..., Any]
-    _async: Callable[..., Any]
-
     def __init__(
         self,
         spec: ModelSpec,
@@ -197,17 +214,13 @@ class TextEmbedderBase(abc.ABC):
         dimensions: int | None = None,
         task: str | None = None,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        _ModelAPI.__init__(self, spec, batch_size, show_progress)
         if dimensions is not None and dimensions < 1:
             raise InvalidInputError(f"dimensions must be >= 1, got {dimensions}")
         if dimensions is not None and spec.dim is not None and dimensions > spec.dim:
             raise InvalidInputError(
                 f"dimensions={dimensions} is larger than {spec.name}'s {spec.dim}"
             )
-        self.spec = spec
-        self.batch_size = batch_size
-        self.show_progress = show_progress
         self.normalize = normalize
         self.dimensions = dimensions
         self.task = task if task is not None else spec.default_task
@@ -287,7 +300,7 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-class RerankerBase(abc.ABC):
+class RerankerBase(_ModelAPI):
     """The public reranking API, written once over a backend's ``_score``.
 
     ``_score(query, documents)`` returns one raw score per document as log-odds of relevance
@@ -297,10 +310,6 @@ class RerankerBase(abc.ABC):
     ``CoroutineModel``.
     """
 
-    spec: ModelSpec
-    _sync: Callable[..., Any]
-    _async: Callable[..., Any]
-
     def __init__(
         self,
         spec: ModelSpec,
@@ -309,11 +318,7 @@ class RerankerBase(abc.ABC):
         show_progress: bool | None = None,
         raw_scores: bool = False,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.spec = spec
-        self.batch_size = batch_size
-        self.show_progress = show_progress
+        _ModelAPI.__init__(self, spec, batch_size, show_progress)
         self.raw_scores = raw_scores
 
     @abc.abstractmethod
@@ -323,18 +328,29 @@ class RerankerBase(abc.ABC):
     def rerank(
         self, query: str, documents: Sequence[str], top_n: int | None = None
     ) -> list[RerankResult]:
-        query, docs = self._check(query, documents, top_n)
-        if not docs:
-            return []
-        return self._rank(self._sync(self._score, query, docs), top_n)
+        return self._rerank(query, documents, top_n)
 
     async def arerank(
         self, query: str, documents: Sequence[str], top_n: int | None = None
     ) -> list[RerankResult]:
+        return await self._arerank(query, documents, top_n)
+
+    def _rerank(
+        self, query: str, documents: Sequence[str], top_n: int | None, *score_args: Any
+    ) -> list[RerankResult]:
+        """``rerank``, passing ``score_args`` (a backend's per-call options) on to ``_score``."""
         query, docs = self._check(query, documents, top_n)
         if not docs:
             return []
-        return self._rank(await self._async(self._score, query, docs), top_n)
+        return self._rank(self._sync(self._score, query, docs, *score_args), top_n)
+
+    async def _arerank(
+        self, query: str, documents: Sequence[str], top_n: int | None, *score_args: Any
+    ) -> list[RerankResult]:
+        query, docs = self._check(query, documents, top_n)
+        if not docs:
+            return []
+        return self._rank(await self._async(self._score, query, docs, *score_args), top_n)
 
     def _length_batches(self, documents: list[str]) -> Iterator[list[int]]:
         """Positions of ``documents`` in batches of similar length, longest first.
@@ -346,9 +362,7 @@ class RerankerBase(abc.ABC):
         return with_progress(batches, self.show_progress, "reranking")
 
     @staticmethod
-    def _check(
-        query: str, documents: Sequence[str], top_n: int | None
-    ) -> tuple[str, list[str]]:
+    def _check(query: str, documents: Sequence[str], top_n: int | None) -> tuple[str, list[str]]:
         check_text(query, "query")
         if not query.strip():
             raise InvalidInputError("the rerank query is empty")

@@ -69,7 +69,51 @@ _RUNTIMES: weakref.WeakValueDictionary[tuple[Any, ...], _Runtime] = weakref.Weak
 _RUNTIMES_LOCK = threading.Lock()
 
 
-class FlagEmbedder(BlockingModel, TextEmbedderBase, SparseEmbedderBase):
+class _FlagModel(BlockingModel):
+    """The options both FlagEmbedding models take, and how either builds its model.
+
+    Listed before the public base, whose ``__init__`` receives the remaining options.
+    """
+
+    spec: ModelSpec
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        device: str | None = None,
+        dtype: str = "float32",
+        fp16: bool = False,
+        trust_remote_code: bool = False,
+        **options: Any,
+    ) -> None:
+        super().__init__(spec, **options)
+        self.dtype = flag_dtype(dtype, fp16)
+        self.device = device
+        self.trust_remote_code = trust_remote_code
+
+    def _build(self, class_name: str, folder: str, **options: Any) -> tuple[Any, str]:
+        """``FlagEmbedding.<class_name>`` on ``folder``, and the device it runs on."""
+        flag_embedding = require("FlagEmbedding", "flag")
+        torch = require("torch", "flag")
+        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            flag = getattr(flag_embedding, class_name)(
+                folder,
+                use_fp16=self.dtype == "float16",
+                use_bf16=self.dtype == "bfloat16",
+                devices=device,
+                trust_remote_code=self.trust_remote_code,
+                **options,
+            )
+        except MSearchError:
+            raise
+        except OSError as err:
+            raise model_not_found(self.spec.name, err) from err
+        return flag, device
+
+
+class FlagEmbedder(_FlagModel, TextEmbedderBase, SparseEmbedderBase):
     """Dense, sparse and ColBERT embeddings from FlagEmbedding models, loaded on first use.
 
     A BGE-M3 folder (with ``sparse_linear.pt`` and ``colbert_linear.pt``) serves all three;
@@ -88,23 +132,15 @@ class FlagEmbedder(BlockingModel, TextEmbedderBase, SparseEmbedderBase):
         self,
         spec: ModelSpec,
         *,
-        device: str | None = None,
-        dtype: str = "float32",
-        fp16: bool = False,
         max_length: int | None = None,
         pooling: str | None = None,
-        trust_remote_code: bool = False,
         **options: Any,
     ) -> None:
-        BlockingModel.__init__(self)
-        TextEmbedderBase.__init__(self, spec, **options)
-        self.dtype = flag_dtype(dtype, fp16)
+        super().__init__(spec, **options)
         if max_length is not None and max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {max_length}")
-        self.device = device
         self.max_length = max_length or spec.max_tokens
         self.pooling = pooling or _default_pooling(spec)
-        self.trust_remote_code = trust_remote_code
 
     # -- loading ---------------------------------------------------------------------
     def _load(self) -> _Runtime:
@@ -128,30 +164,18 @@ class FlagEmbedder(BlockingModel, TextEmbedderBase, SparseEmbedderBase):
         return runtime
 
     def _build_runtime(self, folder: str, m3: bool) -> _Runtime:
-        flag_embedding = require("FlagEmbedding", "flag")
-        torch = require("torch", "flag")
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        common = {
-            "use_fp16": self.dtype == "float16",
-            "use_bf16": self.dtype == "bfloat16",
-            "devices": device,
-            "normalize_embeddings": True,
-            "trust_remote_code": self.trust_remote_code,
-        }
         try:
             if m3:
-                flag = flag_embedding.BGEM3FlagModel(folder, **common)
+                flag, device = self._build("BGEM3FlagModel", folder, normalize_embeddings=True)
             else:
-                flag = flag_embedding.FlagModel(folder, pooling_method=self.pooling, **common)
-        except MSearchError:
-            raise
+                flag, device = self._build(
+                    "FlagModel", folder, normalize_embeddings=True, pooling_method=self.pooling
+                )
         except pickle.UnpicklingError as err:
             raise BackendError(
                 f"{folder}: sparse_linear.pt/colbert_linear.pt hold more than tensors; they are "
                 f"loaded with torch.load(weights_only=True), which refuses them ({err})"
             ) from err
-        except OSError as err:
-            raise model_not_found(self.spec.name, err) from err
         flag.model.to(device).eval()
         limit = int(getattr(flag.tokenizer, "model_max_length", 0) or 0)
         return _Runtime(flag, m3, device, limit if 0 < limit < 1_000_000 else 512)

@@ -20,10 +20,9 @@ from typing import Any
 import numpy as np
 
 from msearch._deps import require
-from msearch.backends._loading import input_limit, model_not_found
-from msearch.backends.base import BlockingModel, RerankerBase
-from msearch.backends.flag import flag_dtype, local_folder
-from msearch.batching import sorted_batches, with_progress
+from msearch.backends._loading import input_limit
+from msearch.backends.base import RerankerBase
+from msearch.backends.flag import _FlagModel, local_folder
 from msearch.errors import BackendError, MSearchError
 from msearch.models import ModelSpec
 
@@ -39,7 +38,7 @@ class _Loaded:
         self.max_length = max_length
 
 
-class FlagReranker(BlockingModel, RerankerBase):
+class FlagReranker(_FlagModel, RerankerBase):
     """BGE rerankers through FlagEmbedding, scored in 0..1 (raw logits with ``raw_scores``).
 
     Options: ``max_length`` (default: the model's own limit, the smallest of the registry's
@@ -56,49 +55,29 @@ class FlagReranker(BlockingModel, RerankerBase):
         self,
         spec: ModelSpec,
         *,
-        device: str | None = None,
-        dtype: str = "float32",
-        fp16: bool = False,
         max_length: int | None = None,
         prompt: str | None = None,
-        trust_remote_code: bool = False,
         **options: Any,
     ) -> None:
-        BlockingModel.__init__(self)
-        RerankerBase.__init__(self, spec, **options)
-        self.dtype = flag_dtype(dtype, fp16)
+        super().__init__(spec, **options)
         if max_length is not None and max_length < 2:
             raise ValueError(f"max_length must be >= 2, got {max_length}")
-        self.device = device
         #: What the caller asked for; ``None`` reads the model's limit when it loads.
         self.max_length = max_length
         self.prompt = prompt
-        self.trust_remote_code = trust_remote_code
 
     def _load(self) -> _Loaded:
-        flag_embedding = require("FlagEmbedding", "flag")
-        torch = require("torch", "flag")
+        require("FlagEmbedding", "flag")  # before fetching a hub model it could not run
         folder = local_folder(self.spec.name)
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         llm = _is_causal_lm(folder)
-        common = {
-            "use_fp16": self.dtype == "float16",
-            "use_bf16": self.dtype == "bfloat16",
-            "devices": device,
-            "trust_remote_code": self.trust_remote_code,
+        options = {
             "max_length": self.max_length or _FLAG_DEFAULT_MAX_LENGTH,
             "batch_size": self.batch_size,
         }
-        try:
-            if llm:
-                flag = flag_embedding.FlagLLMReranker(folder, prompt=self.prompt, **common)
-            else:
-                flag = flag_embedding.FlagReranker(folder, **common)
-        except MSearchError:
-            raise
-        except OSError as err:
-            raise model_not_found(self.spec.name, err) from err
-        if not llm:
+        if llm:
+            flag, device = self._build("FlagLLMReranker", folder, prompt=self.prompt, **options)
+        else:
+            flag, device = self._build("FlagReranker", folder, **options)
             flag.model.to(device).eval()
         # FlagEmbedding's own default (512) ignores the model: on a smaller position table a
         # long document would overflow it and crash the forward pass.
@@ -115,8 +94,7 @@ class FlagReranker(BlockingModel, RerankerBase):
             return self._score_llm(loaded, query, documents)
         torch = require("torch", "flag")
         scores = np.empty(len(documents), dtype=np.float64)
-        batches = sorted_batches(documents, self.batch_size)
-        for positions in with_progress(batches, self.show_progress, "reranking"):
+        for positions in self._length_batches(documents):
             try:
                 inputs = self._pairs(loaded, query, [documents[i] for i in positions])
                 with torch.inference_mode():

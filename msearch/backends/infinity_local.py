@@ -24,7 +24,7 @@ from msearch._deps import require
 from msearch.backends._loading import locate_model, model_not_found
 from msearch.backends.base import CoroutineModel, RerankerBase, TextEmbedderBase
 from msearch.backends.media_base import AudioEmbedderBase, ImageEmbedderBase
-from msearch.backends.transformers import encode_locally, siglip_text_tower
+from msearch.backends.transformers import LocalSiglipText
 from msearch.batching import with_progress
 from msearch.errors import BackendError, BackendTimeoutError, MSearchError
 from msearch.models import ModelSpec
@@ -314,11 +314,11 @@ class InfinityReranker(_InfinityModel, CoroutineModel, RerankerBase):
         return out
 
 
-class InfinityImageEmbedder(_InfinityEmbedder, CoroutineModel, ImageEmbedderBase):
+class InfinityImageEmbedder(LocalSiglipText, _InfinityEmbedder, CoroutineModel, ImageEmbedderBase):
     """CLIP or SigLIP images and texts on infinity's in-process engine.
 
     Images reach infinity as RGB PIL images loaded by ``msearch.media``. SigLIP text runs on
-    transformers locally by default (``text_backend``; see ``siglip_text_tower``), since
+    transformers locally by default (``text_backend``; see ``LocalSiglipText``), since
     infinity pads it differently from how SigLIP was trained.
 
     >>> from msearch.multimodal import image_embedder
@@ -327,13 +327,7 @@ class InfinityImageEmbedder(_InfinityEmbedder, CoroutineModel, ImageEmbedderBase
     (1, 512)
     """
 
-    def __init__(self, spec: ModelSpec, *, text_backend: str | None = None, **options: Any) -> None:
-        super().__init__(spec, **options)
-        self._text_tower = siglip_text_tower(spec, text_backend, self.batch_size)
-
-    async def _encode(self, texts: list[str]) -> np.ndarray:
-        if self._text_tower is not None:
-            return await encode_locally(self._text_tower, texts)
+    async def _encode_on_infinity(self, texts: list[str]) -> np.ndarray:
         return await self._chunked("embed", "sentences", texts, "embedding text")
 
     async def _encode_images(self, images: list[Any]) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 from msearch import media
 from msearch.backends.base import CoroutineModel, RerankerBase, TextEmbedderBase
 from msearch.backends.media_base import AudioEmbedderBase, ImageEmbedderBase
-from msearch.backends.transformers import encode_locally, siglip_text_tower
+from msearch.backends.transformers import LocalSiglipText
 from msearch.batching import with_progress
 from msearch.errors import BackendError, BackendTimeoutError, ServerConnectionError
 from msearch.models import ModelSpec
@@ -217,7 +217,9 @@ class InfinityServerReranker(_InfinityServerModel, CoroutineModel, RerankerBase)
         return out
 
 
-class InfinityServerImageEmbedder(_InfinityServerEmbedder, CoroutineModel, ImageEmbedderBase):
+class InfinityServerImageEmbedder(
+    LocalSiglipText, _InfinityServerEmbedder, CoroutineModel, ImageEmbedderBase
+):
     """CLIP or SigLIP images and texts from an Infinity server (``modality=image``).
 
     Images are loaded here (paths, bytes, PIL, arrays, URLs) and sent as PNG data URIs, so
@@ -232,13 +234,7 @@ class InfinityServerImageEmbedder(_InfinityServerEmbedder, CoroutineModel, Image
     (1, 512)
     """
 
-    def __init__(self, spec: ModelSpec, *, text_backend: str | None = None, **options: Any) -> None:
-        super().__init__(spec, **options)
-        self._text_tower = siglip_text_tower(spec, text_backend, self.batch_size)
-
-    async def _encode(self, texts: list[str]) -> np.ndarray:
-        if self._text_tower is not None:
-            return await encode_locally(self._text_tower, texts)
+    async def _encode_on_infinity(self, texts: list[str]) -> np.ndarray:
         return await self._request(texts, "text", self.batch_size, "embedding text")
 
     async def _encode_images(self, images: list[Any]) -> np.ndarray:

@@ -81,19 +81,25 @@ def load_left_padded(
 
 
 class _Qwen3Model(BlockingModel):
-    """The loading options and left-padded loading both Qwen3 models share."""
+    """The loading options and left-padded loading both Qwen3 models share.
+
+    Listed before the public base, whose ``__init__`` receives the remaining options.
+    """
 
     spec: ModelSpec
 
-    def _loading_options(
+    def __init__(
         self,
         spec: ModelSpec,
-        device: str | None,
-        dtype: str,
-        attn_implementation: str | None,
-        max_length: int | None,
-        trust_remote_code: bool,
+        *,
+        device: str | None = None,
+        dtype: str = "float32",
+        attn_implementation: str | None = None,
+        max_length: int | None = None,
+        trust_remote_code: bool = False,
+        **options: Any,
     ) -> None:
+        super().__init__(spec, **options)
         if max_length is not None and max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {max_length}")
         self.device = device
@@ -131,25 +137,11 @@ class Qwen3TextEmbedder(_Qwen3Model, TextEmbedderBase):
     >>> docs = qwen.embed_documents(["Beijing is China's capital."])  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        device: str | None = None,
-        dtype: str = "float32",
-        attn_implementation: str | None = None,
-        max_length: int | None = None,
-        trust_remote_code: bool = False,
-        **options: Any,
-    ) -> None:
-        BlockingModel.__init__(self)
-        TextEmbedderBase.__init__(self, qwen3_spec(spec), **options)
+    def __init__(self, spec: ModelSpec, **options: Any) -> None:
+        super().__init__(qwen3_spec(spec), **options)
         torch_dtype_names = ("float32", "bfloat16", "float16")
-        if dtype not in torch_dtype_names:
-            raise ValueError(f"dtype must be one of {torch_dtype_names}, got {dtype!r}")
-        self._loading_options(
-            spec, device, dtype, attn_implementation, max_length, trust_remote_code
-        )
+        if self.dtype not in torch_dtype_names:
+            raise ValueError(f"dtype must be one of {torch_dtype_names}, got {self.dtype!r}")
 
     def _load(self) -> tuple[Any, Any, str, int]:
         tokenizer, model, device, max_length = self._load_left_padded("AutoModel")

@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 
 from msearch._deps import require
-from msearch.backends.base import BlockingModel, RerankerBase, RerankResult, check_text
+from msearch.backends.base import RerankerBase, RerankResult, check_text
 from msearch.backends.qwen3 import _Qwen3Model
-from msearch.batching import sorted_batches, with_progress
 from msearch.errors import BackendError, MSearchError
 from msearch.models import ModelSpec
 
@@ -66,23 +65,8 @@ class Qwen3Reranker(_Qwen3Model, RerankerBase):
     [RerankResult(index=0, score=0.99...), RerankResult(index=1, score=0.0...)]
     """
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        instruction: str | None = None,
-        device: str | None = None,
-        dtype: str = "float32",
-        attn_implementation: str | None = None,
-        max_length: int | None = None,
-        trust_remote_code: bool = False,
-        **options: Any,
-    ) -> None:
-        BlockingModel.__init__(self)
-        RerankerBase.__init__(self, spec, **options)
-        self._loading_options(
-            spec, device, dtype, attn_implementation, max_length, trust_remote_code
-        )
+    def __init__(self, spec: ModelSpec, *, instruction: str | None = None, **options: Any) -> None:
+        super().__init__(spec, **options)
         self.instruction = instruction or spec.default_task or DEFAULT_INSTRUCTION
 
     # -- public API with the per-call instruction ---------------------------------------
@@ -94,11 +78,7 @@ class Qwen3Reranker(_Qwen3Model, RerankerBase):
         *,
         instruction: str | None = None,
     ) -> list[RerankResult]:
-        query, docs = self._check(query, documents, top_n)
-        if not docs:
-            return []
-        raw = self._sync(self._score_with, query, docs, self._instruction(instruction))
-        return self._rank(raw, top_n)
+        return self._rerank(query, documents, top_n, instruction)
 
     async def arerank(
         self,
@@ -108,29 +88,23 @@ class Qwen3Reranker(_Qwen3Model, RerankerBase):
         *,
         instruction: str | None = None,
     ) -> list[RerankResult]:
-        query, docs = self._check(query, documents, top_n)
-        if not docs:
-            return []
-        raw = await self._async(self._score_with, query, docs, self._instruction(instruction))
-        return self._rank(raw, top_n)
-
-    def _instruction(self, instruction: str | None) -> str:
-        return self.instruction if instruction is None else check_text(instruction, "instruction")
+        return await self._arerank(query, documents, top_n, instruction)
 
     # -- backend hooks -------------------------------------------------------------------
     def _load(self) -> _Loaded:
         return _Loaded(*self._load_left_padded("AutoModelForCausalLM"))
 
-    def _score(self, query: str, documents: list[str]) -> np.ndarray:
-        return self._score_with(query, documents, self.instruction)
-
-    def _score_with(self, query: str, documents: list[str], instruction: str) -> np.ndarray:
+    def _score(
+        self, query: str, documents: list[str], instruction: str | None = None
+    ) -> np.ndarray:
+        instruction = (
+            self.instruction if instruction is None else check_text(instruction, "instruction")
+        )
         loaded: _Loaded = self.loaded
         torch = require("torch", "transformers")
         bodies = [format_body(instruction, query, doc) for doc in documents]
         scores = np.empty(len(bodies), dtype=np.float64)
-        batches = sorted_batches(bodies, self.batch_size)
-        for positions in with_progress(batches, self.show_progress, "reranking"):
+        for positions in self._length_batches(bodies):
             try:
                 inputs = self._inputs(loaded, [bodies[i] for i in positions])
                 with torch.inference_mode():

@@ -32,9 +32,7 @@ class _STModel(BlockingModel):
         trust_remote_code: bool = False,
         **options: Any,
     ) -> None:
-        BlockingModel.__init__(self)
-        # BlockingModel's __init__ takes no options; the public base after it in the MRO does.
-        super(BlockingModel, self).__init__(spec, **options)  # type: ignore[call-arg]
+        super().__init__(spec, **options)
         self.device = device
         self.precision = merge_dtype(precision, dtype)
         self.onnx_cache_dir = onnx_cache_dir

@@ -12,8 +12,9 @@ would do:
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +49,25 @@ def is_siglip(name: str) -> bool:
 
 
 class _TransformersModel(BlockingModel):
-    """Loading and running one two-tower model (``AutoModel`` + ``AutoProcessor``)."""
+    """Loading and running one two-tower model (``AutoModel`` + ``AutoProcessor``).
+
+    Listed before the public base, whose ``__init__`` receives the remaining options.
+    """
 
     spec: ModelSpec
     batch_size: int
     show_progress: bool | None
 
-    def _init_model(self, device: str | None, dtype: str, trust_remote_code: bool) -> None:
-        BlockingModel.__init__(self)
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        device: str | None = None,
+        dtype: str = "float32",
+        trust_remote_code: bool = False,
+        **options: Any,
+    ) -> None:
+        super().__init__(spec, **options)
         self.device = device or "cpu"
         self.dtype = dtype
         self.trust_remote_code = trust_remote_code
@@ -127,18 +139,6 @@ class TransformersImageEmbedder(_TransformersModel, ImageEmbedderBase):
     (512,)
     """
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        device: str | None = None,
-        dtype: str = "float32",
-        trust_remote_code: bool = False,
-        **options: Any,
-    ) -> None:
-        ImageEmbedderBase.__init__(self, spec, **options)
-        self._init_model(device, dtype, trust_remote_code)
-
     def _text_options(self, model: Any) -> dict[str, Any]:
         limit = self.spec.max_tokens
         if model.config.model_type in SIGLIP_TYPES:
@@ -182,18 +182,6 @@ class TransformersAudioEmbedder(_TransformersModel, AudioEmbedderBase):
     (512,)
     """
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        device: str | None = None,
-        dtype: str = "float32",
-        trust_remote_code: bool = False,
-        **options: Any,
-    ) -> None:
-        AudioEmbedderBase.__init__(self, spec, **options)
-        self._init_model(device, dtype, trust_remote_code)
-
     def _encode(self, texts: list[str]) -> np.ndarray:
         def run(model: Any, processor: Any, batch: list[str]) -> Any:
             tokenizer = processor.tokenizer
@@ -236,26 +224,34 @@ class TransformersAudioEmbedder(_TransformersModel, AudioEmbedderBase):
             )
 
 
-def siglip_text_tower(
-    spec: ModelSpec, text_backend: str | None, batch_size: int
-) -> TransformersImageEmbedder | None:
-    """The local text tower an infinity image embedder uses instead of infinity, if any.
+class LocalSiglipText:
+    """The text side of an image embedder on infinity: SigLIP text runs here, on transformers.
 
     infinity pads text to the longest of its batch and truncates at the config's generic
     ``max_length`` (20); SigLIP's text tower needs 64 padded tokens, so by default SigLIP text
     runs here with transformers (loading the model's text side locally) while images go to
     infinity. ``text_backend="infinity"`` keeps text on infinity, knowing it differs.
+
+    Listed before the backend's classes, which provide ``_encode_on_infinity`` for text.
     """
-    choice = text_backend or ("transformers" if is_siglip(spec.name) else "infinity")
-    if choice not in ("infinity", "transformers"):
-        raise ValueError(f"text_backend must be 'infinity' or 'transformers', got {choice!r}")
-    if choice == "infinity":
-        return None
-    return TransformersImageEmbedder(spec, batch_size=batch_size, normalize=False)
 
+    batch_size: int
+    _encode_on_infinity: Callable[[list[str]], Awaitable[np.ndarray]]
 
-async def encode_locally(tower: TransformersImageEmbedder, texts: list[str]) -> np.ndarray:
-    """Raw text vectors from a local tower, in a worker thread (never on the event loop)."""
-    import asyncio
+    def __init__(self, spec: ModelSpec, *, text_backend: str | None = None, **options: Any) -> None:
+        super().__init__(spec, **options)  # type: ignore[call-arg]
+        choice = text_backend or ("transformers" if is_siglip(spec.name) else "infinity")
+        if choice not in ("infinity", "transformers"):
+            raise ValueError(f"text_backend must be 'infinity' or 'transformers', got {choice!r}")
+        self._text_tower: TransformersImageEmbedder | None = None
+        if choice == "transformers":
+            self._text_tower = TransformersImageEmbedder(
+                spec, batch_size=self.batch_size, normalize=False
+            )
 
-    return await asyncio.to_thread(tower._sync, tower._encode, texts)  # type: ignore[no-any-return]
+    async def _encode(self, texts: list[str]) -> np.ndarray:
+        tower = self._text_tower
+        if tower is None:
+            return await self._encode_on_infinity(texts)
+        # raw vectors from the local tower, in a worker thread (never on the event loop)
+        return await asyncio.to_thread(tower._sync, tower._encode, texts)  # type: ignore[no-any-return]
