@@ -9,11 +9,9 @@ builder writes a dense-only encoder (no heads), like bge-small-en-v1.5.
 
 from __future__ import annotations
 
-import atexit
-import functools
-import shutil
-import tempfile
 from pathlib import Path
+
+from tests.support.process_dir import process_dir
 
 #: Tokenizer ``model_max_length``; the position table holds exactly this many tokens (+2 for
 #: XLM-R's offset), so an untruncated longer text would fail inside the model.
@@ -114,18 +112,11 @@ def build_tiny_encoder(folder: Path, *, heads: bool = True) -> str:
     return str(folder)
 
 
-@functools.cache
-def _process_dir() -> Path:
-    folder = tempfile.mkdtemp(prefix="msearch-tiny-bge-")
-    atexit.register(shutil.rmtree, folder, True)
-    return Path(folder)
-
-
 def tiny_bge_m3_path() -> str:
     """The BGE-M3-like folder, built once per process (usable where fixtures are not)."""
-    return build_tiny_encoder(_process_dir() / "bge-m3")
+    return build_tiny_encoder(process_dir("tiny-bge") / "bge-m3")
 
 
 def tiny_dense_encoder_path() -> str:
     """The dense-only encoder folder (no heads), built once per process."""
-    return build_tiny_encoder(_process_dir() / "dense", heads=False)
+    return build_tiny_encoder(process_dir("tiny-bge") / "dense", heads=False)

@@ -12,11 +12,9 @@ Both save with right padding so that msearch's left padding is its own doing.
 
 from __future__ import annotations
 
-import atexit
-import functools
-import shutil
-import tempfile
 from pathlib import Path
+
+from tests.support.process_dir import process_dir
 
 #: Tokenizer ``model_max_length`` and the model's positions.
 MAX_LENGTH = 128
@@ -85,11 +83,17 @@ def _save_tokenizer(tokenizer: object, folder: Path, append_eos: bool) -> object
     return fast
 
 
-def _config(vocab_size: int, architecture: str) -> object:
-    from transformers import Qwen3Config
+def _build(folder: Path, architecture: str, *, append_eos: bool, seed: int) -> str:
+    """Write a ``transformers`` Qwen3 ``architecture`` into ``folder`` (once); return its path."""
+    if (folder / "config.json").exists():
+        return str(folder)
+    import torch
+    import transformers
 
-    return Qwen3Config(
-        vocab_size=vocab_size,
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = _save_tokenizer(_trained_tokenizer(), folder, append_eos=append_eos)
+    config = transformers.Qwen3Config(
+        vocab_size=len(tokenizer),  # type: ignore[arg-type]
         hidden_size=HIDDEN,
         intermediate_size=256,
         num_hidden_layers=2,
@@ -101,50 +105,26 @@ def _config(vocab_size: int, architecture: str) -> object:
         initializer_range=0.2,
         architectures=[architecture],
     )
+    torch.manual_seed(seed)
+    getattr(transformers, architecture)(config).eval().save_pretrained(str(folder))
+    return str(folder)
 
 
 def build_tiny_qwen3_embedding(folder: Path) -> str:
     """Write the embedding model into ``folder`` (once) and return its path."""
-    if (folder / "config.json").exists():
-        return str(folder)
-    import torch
-    from transformers import Qwen3Model
-
-    folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = _save_tokenizer(_trained_tokenizer(), folder, append_eos=True)
-    torch.manual_seed(0)
-    config = _config(len(tokenizer), "Qwen3Model")  # type: ignore[arg-type]
-    Qwen3Model(config).eval().save_pretrained(str(folder))  # type: ignore[arg-type]
-    return str(folder)
+    return _build(folder, "Qwen3Model", append_eos=True, seed=0)
 
 
 def build_tiny_qwen3_reranker(folder: Path) -> str:
     """Write the causal LM reranker into ``folder`` (once) and return its path."""
-    if (folder / "config.json").exists():
-        return str(folder)
-    import torch
-    from transformers import Qwen3ForCausalLM
-
-    folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = _save_tokenizer(_trained_tokenizer(), folder, append_eos=False)
-    torch.manual_seed(1)
-    config = _config(len(tokenizer), "Qwen3ForCausalLM")  # type: ignore[arg-type]
-    Qwen3ForCausalLM(config).eval().save_pretrained(str(folder))  # type: ignore[arg-type]
-    return str(folder)
-
-
-@functools.cache
-def _process_dir() -> Path:
-    folder = tempfile.mkdtemp(prefix="msearch-tiny-qwen3-")
-    atexit.register(shutil.rmtree, folder, True)
-    return Path(folder)
+    return _build(folder, "Qwen3ForCausalLM", append_eos=False, seed=1)
 
 
 def tiny_qwen3_embedding_path() -> str:
     """The embedding folder, built once per process (usable where fixtures are not)."""
-    return build_tiny_qwen3_embedding(_process_dir() / "embedding")
+    return build_tiny_qwen3_embedding(process_dir("tiny-qwen3") / "embedding")
 
 
 def tiny_qwen3_reranker_path() -> str:
     """The reranker folder, built once per process."""
-    return build_tiny_qwen3_reranker(_process_dir() / "reranker")
+    return build_tiny_qwen3_reranker(process_dir("tiny-qwen3") / "reranker")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 _SENTINEL = "built.ok"
 _CORPUS = [
@@ -25,23 +26,39 @@ _CORPUS = [
 ]
 
 
+#: The transformer size of every tiny tower, text, vision or audio.
+_TOWER = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=2)
+_VISION_TOWER = dict(_TOWER, image_size=32, patch_size=8)
+
+
 def _byte_chars() -> list[str]:
     from transformers.models.clip.tokenization_clip import bytes_to_unicode
 
     return list(bytes_to_unicode().values())
 
 
-def _write_bpe_files(folder: Path, vocab: dict[str, int]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
+def _byte_level_tokenizer(
+    folder: Path, tokens: list[str], tokenizer_class: type, max_length: int
+) -> Any:
+    """A BPE tokenizer of ``tokens`` with no merges, loaded from files under ``folder``."""
+    raw = folder / "raw-tokenizer"
+    raw.mkdir(parents=True, exist_ok=True)
+    (raw / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(tokens)}))
+    (raw / "merges.txt").write_text("#version: 0.2\n")
+    return tokenizer_class.from_pretrained(str(raw), model_max_length=max_length)
 
 
 def _done(folder: Path) -> bool:
     return (folder / _SENTINEL).exists()
 
 
-def _finish(folder: Path) -> str:
+def _save(folder: Path, seed: int, model_class: type, config: Any, processor: Any) -> str:
+    """Save a model seeded with ``seed`` and its processor, then mark ``folder`` built."""
+    import torch
+
+    torch.manual_seed(seed)
+    model_class(config).eval().save_pretrained(folder)
+    processor.save_pretrained(folder)
     (folder / _SENTINEL).write_text("ok")
     return str(folder)
 
@@ -51,7 +68,6 @@ def build_tiny_clip(cache: Path) -> str:
     folder = cache / "tiny-clip"
     if _done(folder):
         return str(folder)
-    import torch
     from transformers import (
         CLIPConfig,
         CLIPImageProcessor,
@@ -61,40 +77,23 @@ def build_tiny_clip(cache: Path) -> str:
     )
 
     chars = _byte_chars()
-    vocab = {token: i for i, token in enumerate(chars + [c + "</w>" for c in chars])}
-    vocab["<|startoftext|>"] = len(vocab)
-    vocab["<|endoftext|>"] = len(vocab)
-    raw = folder / "raw-tokenizer"
-    _write_bpe_files(raw, vocab)
-    tokenizer = CLIPTokenizerFast.from_pretrained(str(raw), model_max_length=77)
-    image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size=32)
-    torch.manual_seed(0)
+    tokens = [*chars, *(c + "</w>" for c in chars), "<|startoftext|>", "<|endoftext|>"]
+    tokenizer = _byte_level_tokenizer(folder, tokens, CLIPTokenizerFast, max_length=77)
     config = CLIPConfig(
         text_config=dict(
-            vocab_size=len(vocab),
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=2,
-            num_attention_heads=2,
+            _TOWER,
+            vocab_size=len(tokens),
             max_position_embeddings=77,
-            bos_token_id=vocab["<|startoftext|>"],
-            eos_token_id=vocab["<|endoftext|>"],
-            pad_token_id=vocab["<|endoftext|>"],
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
         ),
-        vision_config=dict(
-            image_size=32,
-            patch_size=8,
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-        ),
+        vision_config=_VISION_TOWER,
         projection_dim=16,
     )
-    model = CLIPModel(config).eval()
-    model.save_pretrained(folder)
-    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
-    return _finish(folder)
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size=32)
+    processor = CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    return _save(folder, 0, CLIPModel, config, processor)
 
 
 def build_tiny_siglip(cache: Path) -> str:
@@ -102,7 +101,6 @@ def build_tiny_siglip(cache: Path) -> str:
     folder = cache / "tiny-siglip"
     if _done(folder):
         return str(folder)
-    import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import (
         PreTrainedTokenizerFast,
@@ -134,31 +132,19 @@ def build_tiny_siglip(cache: Path) -> str:
         model_max_length=64,
         model_input_names=["input_ids"],  # the real SigLIP tokenizer gives no attention mask
     )
-    image_processor = SiglipImageProcessor(size={"height": 32, "width": 32})
-    torch.manual_seed(1)
     config = SiglipConfig(
         text_config=dict(
+            _TOWER,
             vocab_size=backend.get_vocab_size(),
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=2,
-            num_attention_heads=2,
             max_position_embeddings=64,
             pad_token_id=backend.token_to_id("<pad>"),
             eos_token_id=eos,
         ),
-        vision_config=dict(
-            image_size=32,
-            patch_size=8,
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-        ),
+        vision_config=_VISION_TOWER,
     )
-    SiglipModel(config).eval().save_pretrained(folder)
-    SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
-    return _finish(folder)
+    image_processor = SiglipImageProcessor(size={"height": 32, "width": 32})
+    processor = SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    return _save(folder, 1, SiglipModel, config, processor)
 
 
 def build_tiny_clap(cache: Path) -> str:
@@ -166,7 +152,6 @@ def build_tiny_clap(cache: Path) -> str:
     folder = cache / "tiny-clap"
     if _done(folder):
         return str(folder)
-    import torch
     from transformers import (
         ClapConfig,
         ClapFeatureExtractor,
@@ -176,24 +161,16 @@ def build_tiny_clap(cache: Path) -> str:
     )
 
     specials = ["<s>", "<pad>", "</s>", "<unk>"]
-    tokens = specials + [c for c in _byte_chars() if c not in specials] + ["<mask>"]
-    vocab = {token: i for i, token in enumerate(tokens)}
-    raw = folder / "raw-tokenizer"
-    _write_bpe_files(raw, vocab)
-    tokenizer = RobertaTokenizerFast.from_pretrained(str(raw), model_max_length=64)
-    extractor = ClapFeatureExtractor(truncation="rand_trunc", padding="repeatpad")
-    torch.manual_seed(2)
+    tokens = [*specials, *(c for c in _byte_chars() if c not in specials), "<mask>"]
+    tokenizer = _byte_level_tokenizer(folder, tokens, RobertaTokenizerFast, max_length=64)
     config = ClapConfig(
         text_config=dict(
-            vocab_size=len(vocab),
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=2,
-            num_attention_heads=2,
+            _TOWER,
+            vocab_size=len(tokens),
             max_position_embeddings=66,
-            pad_token_id=1,
-            bos_token_id=0,
-            eos_token_id=2,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
         ),
         audio_config=dict(
             depths=[1, 1, 1, 1],
@@ -204,6 +181,6 @@ def build_tiny_clap(cache: Path) -> str:
         ),
         projection_dim=16,
     )
-    ClapModel(config).eval().save_pretrained(folder)
-    ClapProcessor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(folder)
-    return _finish(folder)
+    extractor = ClapFeatureExtractor(truncation="rand_trunc", padding="repeatpad")
+    processor = ClapProcessor(feature_extractor=extractor, tokenizer=tokenizer)
+    return _save(folder, 2, ClapModel, config, processor)
