@@ -184,8 +184,8 @@ def _plain(value: Any, depth: int) -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise _Refused(f"has the key {key!r} ({type(key).__name__}); keys must be strings")
+            _unicode(key, "has a key that is")  # the location is this dict, not the key
             try:
-                _unicode(key, "has a key that is")
                 out[key] = _plain(item, depth + 1)
             except _Refused as refused:
                 refused.path.append(key)

@@ -17,6 +17,7 @@ from qdrant_client import QdrantClient, models
 from msearch.backends.base import SparseVector
 from msearch.errors import InvalidInputError, SchemaMismatchError
 from msearch.store import Record, Schema, SparseSpec, Store, VectorSpec, point_id
+from msearch.store.records import checked_payload
 from msearch.store.schema import METADATA_KEY
 
 SCHEMA = Schema(
@@ -196,3 +197,19 @@ async def test_async_twins(store: Store) -> None:
     assert hits[0].id == "doc-0"
     await store.adelete(["doc-0"])
     assert [h.id for h in await store.aget(["doc-0", "doc-1"])] == ["doc-1"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"m": {"x": [1, {"y": float("inf")}]}}, "r['m']['x'][1]['y'] is inf; JSON has no NaN"),
+        ({"m": {"k\udc00": 1}}, "r['m'] has a key that is not valid Unicode"),
+        ({"m": {1: "one"}}, "r['m'] has the key 1 (int); keys must be strings"),
+        ({"m": [b"raw"]}, "r['m'][0] is bytes; stored values must be"),
+        ({"n": 2**70}, f"r['n'] is {2**70}, outside the 64-bit range"),
+    ],
+)
+def test_refused_payload_values_are_named_by_where_they_are(payload, message) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        checked_payload(payload, "r")
+    assert str(refused.value).startswith(message)
