@@ -62,7 +62,7 @@ class MsearchWriter:
                         content=self.texts[i],
                         source="bench",
                     )
-                    for i in range(first, min(first + UPSERT_BATCH, len(self.vectors)))
+                    for i in _batch(first, len(self.vectors))
                 ]
             )
 
@@ -102,7 +102,7 @@ class RawClientWriter:
                     vector={"text": self.vectors[i].tolist()},
                     payload=_payload(i, self.texts[i]),
                 )
-                for i in range(first, min(first + UPSERT_BATCH, len(self.vectors)))
+                for i in _batch(first, len(self.vectors))
             ]
             self.client.upsert("bench", points)
 
@@ -132,7 +132,9 @@ class RawEdgeWriter:
             vectors={"text": qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Cosine)}
         )
         self.shard = qe.EdgeShard.create(str(folder), config)
-        for key in ("source", "modality", "doc_id"):
+        from msearch.store.schema import INDEXED_KEYS
+
+        for key in INDEXED_KEYS:
             self.shard.update(
                 qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword)
             )
@@ -146,7 +148,7 @@ class RawEdgeWriter:
                     {"text": self.vectors[i].tolist()},
                     _payload(i, self.texts[i]),
                 )
-                for i in range(first, min(first + UPSERT_BATCH, len(self.vectors)))
+                for i in _batch(first, len(self.vectors))
             ]
             self.shard.update(qe.UpdateOperation.upsert_points(points))
 
@@ -163,6 +165,11 @@ class RawEdgeWriter:
 
     def close(self) -> None:
         self.shard.close()
+
+
+def _batch(first: int, count: int) -> range:
+    """The point numbers of the upsert batch starting at ``first``."""
+    return range(first, min(first + UPSERT_BATCH, count))
 
 
 def _payload(i: int, text: str) -> dict[str, Any]:
