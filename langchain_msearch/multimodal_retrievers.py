@@ -1,8 +1,8 @@
 """LangChain retrievers over images and audio in msearch's collection.
 
-A string query is text (through the model's text tower) unless it is an existing file, a
-data URI or a URL: then it is an example image or clip, and the retriever finds similar ones.
-``similar_to`` takes an example in any form (PIL image, bytes, ``(array, rate)`` ...).
+A query string is always text (through the model's text tower), even one that names a file.
+``similar_to`` takes an example image or clip in any form (a path or URL string, ``Path``, PIL
+image, bytes, ``(array, rate)`` ...) and finds similar ones.
 """
 
 from __future__ import annotations
@@ -50,25 +50,29 @@ class _MediaRetriever(BaseRetriever):
         embedder = getattr(embeddings, "embedder", embeddings)
         return cls(collection=MediaCollection(store, **{cls._modality: embedder}), **fields)
 
-    def _search(self, query: Any) -> list[Hit]:
+    def _search(self, query: str) -> list[Hit]:
+        raise NotImplementedError
+
+    def _similar(self, example: Any) -> list[Hit]:
         raise NotImplementedError
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        return self.similar_to(query)
+        return [to_document(hit) for hit in self._search(query)]
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
     ) -> list[Document]:
-        return await self.asimilar_to(query)
+        return [to_document(hit) for hit in await asyncio.to_thread(self._search, query)]
 
     def similar_to(self, example: Any) -> list[Document]:
-        """Documents similar to an example item in any accepted form."""
-        return [to_document(hit) for hit in self._search(example)]
+        """Documents similar to an example item in any accepted form (a string is a path or
+        URL)."""
+        return [to_document(hit) for hit in self._similar(example)]
 
     async def asimilar_to(self, example: Any) -> list[Document]:
-        return [to_document(hit) for hit in await asyncio.to_thread(self._search, example)]
+        return [to_document(hit) for hit in await asyncio.to_thread(self._similar, example)]
 
 
 class MSearchImageRetriever(_MediaRetriever):
@@ -84,7 +88,7 @@ class MSearchImageRetriever(_MediaRetriever):
             retriever = MSearchImageRetriever.from_store(Store("media", path="db"), embeddings)
             retriever.add_images(["cat.jpg", "dog.png"])
             docs = retriever.invoke("a photo of a cat")        # text -> image
-            docs = retriever.invoke("cat.jpg")                 # image -> image
+            docs = retriever.similar_to("cat.jpg")             # image -> image
     """
 
     _modality = "image"
@@ -93,8 +97,11 @@ class MSearchImageRetriever(_MediaRetriever):
         """Index images (see ``MediaCollection.add_images``); returns its report."""
         return self.collection.add_images(images, **options)
 
-    def _search(self, query: Any) -> list[Hit]:
+    def _search(self, query: str) -> list[Hit]:
         return self.collection.search_images(query, self.k, self.filter)
+
+    def _similar(self, example: Any) -> list[Hit]:
+        return self.collection.similar_images(example, self.k, self.filter)
 
 
 class MSearchAudioRetriever(_MediaRetriever):
@@ -112,7 +119,7 @@ class MSearchAudioRetriever(_MediaRetriever):
             retriever = MSearchAudioRetriever.from_store(Store("media", path="db"), embeddings)
             retriever.add_audio(["bark.wav", "rain.flac"])
             docs = retriever.invoke("a dog barking")           # text -> audio
-            docs = retriever.invoke("bark.wav")                # audio -> audio
+            docs = retriever.similar_to("bark.wav")            # audio -> audio
     """
 
     _modality = "audio"
@@ -121,5 +128,8 @@ class MSearchAudioRetriever(_MediaRetriever):
         """Index audio (see ``MediaCollection.add_audio``); returns its report."""
         return self.collection.add_audio(audios, **options)
 
-    def _search(self, query: Any) -> list[Hit]:
+    def _search(self, query: str) -> list[Hit]:
         return self.collection.search_audio(query, self.k, self.filter)
+
+    def _similar(self, example: Any) -> list[Hit]:
+        return self.collection.similar_audio(example, self.k, self.filter)

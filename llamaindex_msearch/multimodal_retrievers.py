@@ -1,7 +1,7 @@
 """LlamaIndex retrievers over images and audio in msearch's collection.
 
 A ``QueryBundle`` with ``image_path`` asks for similar images; otherwise ``query_str`` is text,
-unless it is an existing file, a data URI or a URL (then an example image or clip).
+always (even one that names a file). ``similar_to`` takes an example image or clip.
 Image hits come back as ``ImageNode``s, audio hits as ``Node``s whose ``audio_resource``
 points at the clip, each with its score.
 """
@@ -70,11 +70,15 @@ class MSearchImageRetriever(BaseRetriever):
     def add_images(self, images: list[Any], **options: Any) -> Any:
         return self.collection.add_images(images, **options)
 
-    def _query(self, bundle: QueryBundle) -> Any:
-        return bundle.image_path or bundle.query_str
+    def similar_to(self, example: Any) -> list[NodeWithScore]:
+        """Images similar to an example image in any form (a string is a path or URL)."""
+        hits = self.collection.similar_images(example, self.k, self.filter)
+        return [to_image_node(hit) for hit in hits]
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = self.collection.search_images(self._query(query_bundle), self.k, self.filter)
+        if query_bundle.image_path:
+            return self.similar_to(query_bundle.image_path)
+        hits = self.collection.search_images(query_bundle.query_str, self.k, self.filter)
         return [to_image_node(hit) for hit in hits]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -110,11 +114,13 @@ class MSearchAudioRetriever(BaseRetriever):
         return self.collection.add_audio(audios, **options)
 
     def similar_to(self, example: Any) -> list[NodeWithScore]:
-        hits = self.collection.search_audio(example, self.k, self.filter)
+        """Audio windows similar to an example clip in any form (a string is a path or URL)."""
+        hits = self.collection.similar_audio(example, self.k, self.filter)
         return [to_audio_node(hit) for hit in hits]
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return self.similar_to(query_bundle.query_str)
+        hits = self.collection.search_audio(query_bundle.query_str, self.k, self.filter)
+        return [to_audio_node(hit) for hit in hits]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         return await asyncio.to_thread(self._retrieve, query_bundle)

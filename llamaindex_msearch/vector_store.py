@@ -33,7 +33,7 @@ from msearch.errors import InvalidInputError
 from msearch.store import IMAGE, TEXT, TEXT_SPARSE, Distance, Hit, Record, Store
 from msearch.store import schema as s
 from msearch.store.embedders import as_sparse_embedder
-from msearch.store.filters import merge, to_qdrant
+from msearch.store.filters import merge, own
 from msearch.store.text import check_query_model, prepare_texts, search, text_records, text_schema
 
 _MODES = {
@@ -220,7 +220,7 @@ class MSearchVectorStore(BasePydanticVectorStore):
         condition = to_qdrant_filter(filters)
         if node_ids is not None:
             if condition is not None:
-                condition = merge(condition, to_qdrant({s.ID: list(node_ids)}))
+                condition = merge(condition, own(id=list(node_ids)))
                 return [to_node(hit) for hit in self._store.scan(condition)]
             return [to_node(hit) for hit in self._store.get(node_ids)]
         return [to_node(hit) for hit in self._store.scan(condition)]
@@ -262,9 +262,9 @@ class MSearchVectorStore(BasePydanticVectorStore):
             k = query.hybrid_top_k
         condition = to_qdrant_filter(query.filters)
         if query.doc_ids:
-            condition = merge(condition, to_qdrant({s.DOC_ID: list(query.doc_ids)}))
+            condition = merge(condition, own(doc_id=list(query.doc_ids)))
         if query.node_ids:
-            condition = merge(condition, to_qdrant({s.ID: list(query.node_ids)}))
+            condition = merge(condition, own(id=list(query.node_ids)))
         return mode, k, condition
 
     def _run(

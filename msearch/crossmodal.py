@@ -113,7 +113,24 @@ class MediaCollection:
         metadatas: Sequence[Mapping[str, Any]] | None = None,
         skip_errors: bool = True,
     ) -> IndexReport:
-        """Embed and store images; unreadable ones are skipped and reported (or raise)."""
+        """Embed and store images; unreadable ones are skipped and reported (or raise).
+
+        An image from a file or URL has it as ``source``, in ``metadata`` too (unless the
+        caller's metadata names its own ``source``).
+        """
+        return self.write(
+            *self.image_records(images, ids=ids, metadatas=metadatas, skip_errors=skip_errors)
+        )
+
+    def image_records(
+        self,
+        images: Sequence[Any],
+        *,
+        ids: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+        skip_errors: bool = True,
+    ) -> tuple[IndexReport, list[Record]]:
+        """The records ``add_images`` writes, and the report of what was skipped."""
         embedder = self._need(self.image, "image")
         _check_lengths(images, ids=ids, metadatas=metadatas)
         report, records = IndexReport(), []
@@ -140,7 +157,7 @@ class MediaCollection:
                         id=_pick(ids, position) or (source or f"image:{digest}"),
                         vectors={IMAGE: vector},
                         content=source or name,
-                        metadata=dict(_pick(metadatas, position) or {}),
+                        metadata=_cited(_pick(metadatas, position), source),
                         source=source,
                         modality=IMAGE,
                         doc_id=source,
@@ -148,7 +165,7 @@ class MediaCollection:
                         content_hash=digest,
                     )
                 )
-        return self._write(report, records)
+        return report, records
 
     def add_audio(
         self,
@@ -161,8 +178,22 @@ class MediaCollection:
         """Embed and store audio, one point per fixed window (``start_s``/``end_s`` in metadata).
 
         A clip's points have ids ``"<id>#<window>"``, where ``<id>`` is the caller's id, else
-        the file's path, else a hash of the samples.
+        the file's path, else a hash of the samples. A clip from a file or URL has it as
+        ``source``, in ``metadata`` too, with the window number as ``chunk``.
         """
+        return self.write(
+            *self.audio_records(audios, ids=ids, metadatas=metadatas, skip_errors=skip_errors)
+        )
+
+    def audio_records(
+        self,
+        audios: Sequence[Any],
+        *,
+        ids: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+        skip_errors: bool = True,
+    ) -> tuple[IndexReport, list[Record]]:
+        """The records ``add_audio`` writes, and the report of what was skipped."""
         embedder = self._need(self.audio, "audio")
         _check_lengths(audios, ids=ids, metadatas=metadatas)
         report, records = IndexReport(), []
@@ -187,7 +218,7 @@ class MediaCollection:
                         vectors={AUDIO: vector},
                         content=source or window.source,
                         metadata={
-                            **(_pick(metadatas, position) or {}),
+                            **_cited(_pick(metadatas, position), source, index),
                             "start_s": window.start,
                             "end_s": window.end,
                         },
@@ -198,7 +229,7 @@ class MediaCollection:
                         content_hash=digest,
                     )
                 )
-        return self._write(report, records)
+        return report, records
 
     def add_folder(self, folder: str | os.PathLike[str], *, recursive: bool = True) -> IndexReport:
         """Index every image and audio file under ``folder`` (by suffix), skipping bad ones."""
@@ -226,21 +257,32 @@ class MediaCollection:
 
     # -- searching -----------------------------------------------------------------
     def search_images(self, query: Any, k: int = 4, filter: Any = None) -> list[Hit]:
-        """Images nearest to a text (``str``) or to an example image (any other image form)."""
-        embedder = self._need(self.image, "image")
-        if isinstance(query, str) and not _looks_like_media(query):
-            vector = embedder.embed_query(query)
-        else:
-            vector = embedder.embed_images([query])[0]
+        """Images nearest to a text query or to an example image.
+
+        A ``str`` is always text, even one that names a file; an example is any other image
+        form (``Path``, bytes, PIL image, array). ``similar_images`` takes a path or URL string.
+        """
+        if isinstance(query, str):
+            vector = self._need(self.image, "image").embed_query(query)
+            return self.store.query(IMAGE, vector, k, filter)
+        return self.similar_images(query, k, filter)
+
+    def similar_images(self, example: Any, k: int = 4, filter: Any = None) -> list[Hit]:
+        """Images nearest to an example image in any form (a ``str`` is its path or URL)."""
+        vector = self._need(self.image, "image").embed_images([example])[0]
         return self.store.query(IMAGE, vector, k, filter)
 
     def search_audio(self, query: Any, k: int = 4, filter: Any = None) -> list[Hit]:
-        """Audio windows nearest to a text (``str``) or to an example clip."""
-        embedder = self._need(self.audio, "audio")
-        if isinstance(query, str) and not _looks_like_media(query):
-            vector = embedder.embed_query(query)
-        else:
-            vector = embedder.embed_audio([query])[0]
+        """Audio windows nearest to a text query (a ``str`` is always text) or to an example
+        clip (``Path``, bytes, ``(array, sample_rate)``); ``similar_audio`` takes a path string."""
+        if isinstance(query, str):
+            vector = self._need(self.audio, "audio").embed_query(query)
+            return self.store.query(AUDIO, vector, k, filter)
+        return self.similar_audio(query, k, filter)
+
+    def similar_audio(self, example: Any, k: int = 4, filter: Any = None) -> list[Hit]:
+        """Audio windows nearest to an example clip in any form (a ``str`` is its path or URL)."""
+        vector = self._need(self.audio, "audio").embed_audio([example])[0]
         return self.store.query(AUDIO, vector, k, filter)
 
     def search(self, text: str, k: int = 4, filter: Any = None) -> list[Hit]:
@@ -275,7 +317,9 @@ class MediaCollection:
         log.warning("skipped %s: %s", name, err)
         report.skipped.append((name, str(err)))
 
-    def _write(self, report: IndexReport, records: list[Record]) -> IndexReport:
+    def write(self, report: IndexReport, records: list[Record]) -> IndexReport:
+        """Store records built by ``image_records`` / ``audio_records``; returns ``report``
+        with their ids added."""
         if records:
             self.ensure_schema()
             report.added.extend(self.store.upsert(records))
@@ -289,11 +333,16 @@ def _source(item: Any) -> str | None:
     return None
 
 
-def _looks_like_media(query: str) -> bool:
-    """A string query is an example, not text, when it is a data URI, a URL or a file."""
-    if query.startswith("data:") or media.is_url(query):
-        return True
-    return len(query) < 4096 and Path(query).is_file()
+def _cited(
+    metadata: Mapping[str, Any] | None, source: str | None, chunk: int | None = None
+) -> dict[str, Any]:
+    """The caller's metadata, with the item's ``source`` (and ``chunk``) where it has none."""
+    cited = dict(metadata or {})
+    if source is not None:
+        cited.setdefault("source", source)
+        if chunk is not None:
+            cited.setdefault("chunk", chunk)
+    return cited
 
 
 def _pick(values: Sequence[Any] | None, position: int) -> Any:

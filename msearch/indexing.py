@@ -1,21 +1,28 @@
 """Index a folder into the store: text chunks, images and audio, incrementally and idempotently.
 
-Each file's points carry its path as ``source`` and its SHA-256 as ``metadata.file_hash``. A
-re-run skips files whose points are complete and unchanged, re-embeds changed files, and removes
-the points of files that are gone. Point ids derive from (source, chunk), so writing a file twice
-gives the same points: an interrupted run, re-run to the end, equals a clean run. A text file's
-last chunk is marked (``metadata.last_chunk``), so a file cut off mid-write is seen as incomplete
-and written again.
+Each file's points carry its path as ``source`` (in msearch's payload and in the metadata a
+framework shows, with the ``chunk`` number) and its SHA-256 as msearch's ``file_hash``, which
+also marks them as the indexer's own: it deletes and replaces only those, never points that a
+LangChain or LlamaIndex store wrote with the same ``source``. A re-run skips files whose points
+are complete and unchanged, re-embeds changed files, removes the points of files that are gone,
+and removes the points of a file that is now skipped or fails (too large, unreadable, not
+text...), so the store always equals the folder. Point ids derive from (source, chunk), so
+writing a file twice gives the same points: an interrupted run, re-run to the end, equals a
+clean run. A text file's last chunk is marked (msearch's ``last_chunk``), so a file cut off
+mid-write is seen as incomplete and written again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from qdrant_client import models
 
 from msearch.backends.base import AudioEmbedder, ImageEmbedder, SparseEmbedder, TextEmbedder
 from msearch.chunking import TokenCounter, approximate_tokens, chunk_stream
@@ -35,12 +42,20 @@ from msearch.store import (
     VectorSpec,
     chunk_id,
 )
+from msearch.store import schema as s
 from msearch.store.embedders import model_id
+from msearch.store.filters import merge, own
 
 logger = logging.getLogger(__name__)
 
-FILE_HASH = "file_hash"
-LAST_CHUNK = "last_chunk"
+
+def _has(key: str) -> models.Filter:
+    return models.Filter(must_not=[models.IsEmptyCondition(is_empty=models.PayloadField(key=key))])
+
+
+#: The indexer's own points: those with msearch's ``file_hash`` (or, written by msearch 0.1,
+#: ``metadata.file_hash``; such points are replaced by the new form on the next run).
+INDEXED = models.Filter(should=[_has(s.FILE_HASH), _has(f"{s.METADATA}.{s.FILE_HASH}")])
 
 
 @dataclass
@@ -159,27 +174,28 @@ class FolderIndexer:
             if suffix in AUDIO_SUFFIXES
             else None
         )
-        if kind is None:
+        if kind is None:  # never indexed, so there is nothing of it to remove
             summary.skipped.append((source, "not a supported file type"))
-            return
-        if kind != TEXT and (media is None or kind in self.unavailable):
-            summary.skipped.append((source, self.unavailable.get(kind, f"no {kind} model")))
-            return
-        if kind != TEXT and {IMAGE: self.image, AUDIO: self.audio}[kind] is None:
-            summary.skipped.append((source, f"no {kind} model"))
             return
         try:
             size = path.stat().st_size
             if size > self.options.max_file_bytes:
-                summary.skipped.append(
-                    (source, f"{size} bytes is over max_file_bytes={self.options.max_file_bytes}")
-                )
+                reason = f"{size} bytes is over max_file_bytes={self.options.max_file_bytes}"
+                self._skip(summary, source, reason)
                 return
+            no_model = kind != TEXT and (
+                media is None
+                or kind in self.unavailable
+                or {IMAGE: self.image, AUDIO: self.audio}[kind] is None
+            )
             digest = file_hash(path)
             if self._is_complete(source, digest, kind):
                 summary.unchanged.append(source)
                 return
-            self.store.delete(source=source)
+            if no_model:
+                self._skip(summary, source, self.unavailable.get(kind, f"no {kind} model"))
+                return
+            self._forget(source)
             if kind == TEXT:
                 self._write_text(path, digest)
             else:
@@ -187,19 +203,32 @@ class FolderIndexer:
         except (OSError, MSearchError) as err:
             summary.failed.append((source, _reason(err)))
             self.report(f"failed: {source}: {_reason(err)}")
+            self._forget(source)  # a file that fails half-way leaves none of its points
             return
         summary.indexed.append(source)
         if self.options.verbose:
             self.report(f"indexed: {source}")
 
+    def _skip(self, summary: IndexSummary, source: str, reason: str) -> None:
+        """A file left out of this run: its earlier points go too, so the store equals the
+        folder whatever the reason (a file that grew too large, turned binary ...)."""
+        summary.skipped.append((source, reason))
+        self._forget(source)
+
+    def _forget(self, source: str) -> None:
+        self.store.delete(source=source, filter=INDEXED)
+
+    def _own_points(self, source: str) -> list[Any]:
+        return list(self.store.scan(merge(own(source=source), INDEXED)))
+
     def _is_complete(self, source: str, digest: str, kind: str) -> bool:
-        hits = list(self.store.scan({"source": source}))
-        if not hits or any(hit.metadata.get(FILE_HASH) != digest for hit in hits):
+        hits = self._own_points(source)
+        if not hits or any(hit.payload.get(s.FILE_HASH) != digest for hit in hits):
             return False
         if kind != TEXT:
             return True
-        last = [hit for hit in hits if hit.metadata.get(LAST_CHUNK)]
-        return len(last) == 1 and last[0].payload.get("chunk") == len(hits) - 1
+        last = [hit for hit in hits if hit.payload.get(s.LAST_CHUNK)]
+        return len(last) == 1 and last[0].payload.get(s.CHUNK) == len(hits) - 1
 
     def _write_text(self, path: Path, digest: str) -> None:
         source = str(path)
@@ -230,20 +259,19 @@ class FolderIndexer:
             vectors: dict[str, Any] = {TEXT: dense[offset]}
             if sparse is not None:
                 vectors[TEXT_SPARSE] = sparse[offset]
-            metadata: dict[str, Any] = {FILE_HASH: digest}
-            if ends_file and offset == len(texts) - 1:
-                metadata[LAST_CHUNK] = True
             records.append(
                 Record(
                     id=chunk_id(source, number),
                     vectors=vectors,
                     content=text,
-                    metadata=metadata,
+                    metadata={s.SOURCE: source, s.CHUNK: number},
                     source=source,
                     modality=TEXT,
                     doc_id=source,
                     chunk=number,
                     content_hash=hashlib.sha256(text.encode()).hexdigest(),
+                    file_hash=digest,
+                    last_chunk=True if ends_file and offset == len(texts) - 1 else None,
                 )
             )
         self.store.upsert(records)
@@ -253,10 +281,11 @@ class FolderIndexer:
     ) -> None:
         if media is None:
             raise InvalidInputError(f"no {kind} model is available for {path}")
-        add = media.add_images if kind == IMAGE else media.add_audio
-        report = add([path], metadatas=[{FILE_HASH: digest}], skip_errors=False)
-        if not report.added:
+        build = media.image_records if kind == IMAGE else media.audio_records
+        report, records = build([path], skip_errors=False)
+        if not records:
             raise FileReadError(f"{path} gave no {kind} points")
+        media.write(report, [dataclasses.replace(r, file_hash=digest) for r in records])
 
     def _media(self) -> MediaCollection | None:
         image = None if IMAGE in self.unavailable else self.image
@@ -271,15 +300,12 @@ class FolderIndexer:
         gone = sorted(
             {
                 hit.source
-                for hit in self.store.scan()
-                if hit.source
-                and hit.source.startswith(prefix)
-                and FILE_HASH in hit.metadata
-                and not Path(hit.source).exists()
+                for hit in self.store.scan(INDEXED)
+                if hit.source and hit.source.startswith(prefix) and not Path(hit.source).exists()
             }
         )
         for source in gone:
-            self.store.delete(source=source)
+            self._forget(source)
             summary.removed.append(source)
 
 

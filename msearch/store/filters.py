@@ -1,10 +1,13 @@
 """Metadata filters: a plain dict for the common cases, a Qdrant ``Filter`` for the rest.
 
 ``{"genre": "jazz"}`` matches the caller's metadata field ``genre``; a list value matches any
-of its items; keys of msearch's own payload fields (``source``, ``modality``, ``doc_id``,
-``chunk``, ``content_hash``, ``id``) match those fields. Dotted keys reach nested metadata
-(``{"author.name": "Ada"}``). A ``qdrant_client.models.Filter`` passes through unchanged, its
-keys addressing the payload as stored (``metadata.genre``).
+of its items. Every key of a dict filter is a metadata key, even one named like msearch's own
+payload fields (``source``, ``modality``, ``doc_id``, ``id`` ...): the caller's metadata is its
+own namespace. (Points written by ``msearch index`` and ``MediaCollection`` carry ``source`` and
+their other citation fields in metadata too, so ``{"source": path}`` finds them.) Dotted keys
+reach nested metadata (``{"author.name": "Ada"}``). A ``qdrant_client.models.Filter`` passes
+through unchanged, its keys addressing the payload as stored (``metadata.genre``, or msearch's
+own ``source``, ``doc_id`` ...); ``own`` builds one on msearch's fields.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from msearch.errors import InvalidInputError
 from msearch.store import schema as s
 
 Filter = models.Filter | Mapping[str, Any]
-_OWN_KEYS = frozenset({s.SOURCE, s.MODALITY, s.DOC_ID, s.CHUNK, s.CONTENT_HASH, s.ID})
 _SCALARS = (str, int, bool)
 
 
@@ -41,7 +43,22 @@ def _condition(key: str, value: Any) -> models.FieldCondition:
     if not isinstance(key, str) or not key:
         raise InvalidInputError(f"filter keys must be non-empty strings, got {key!r}")
     s.check_unicode(key, "a filter key")
-    field = key if key in _OWN_KEYS else f"{s.METADATA}.{key}"
+    return _match(f"{s.METADATA}.{key}", key, value)
+
+
+def own(**fields: Any) -> models.Filter | None:
+    """A filter on msearch's own payload fields (``own(source="a.txt", doc_id=["x", "y"])``);
+    ``None`` values are left out, and no field at all gives ``None``."""
+    conditions: list[Any] = []
+    for key, value in fields.items():
+        if key not in s.PAYLOAD_KEYS:
+            raise InvalidInputError(f"{key!r} is not one of msearch's payload fields")
+        if value is not None:
+            conditions.append(_match(key, key, value))
+    return models.Filter(must=conditions) if conditions else None
+
+
+def _match(field: str, key: str, value: Any) -> models.FieldCondition:
     if isinstance(value, list | tuple | set | frozenset):
         items = list(value)
         # Qdrant matches a list of strings or a list of integers, never a mix.

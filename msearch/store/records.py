@@ -21,7 +21,8 @@ class Record:
     """One point to write: the caller's id, its named vectors, content and metadata.
 
     ``metadata`` is the caller's and comes back unchanged; ``source``, ``modality``,
-    ``doc_id``, ``chunk`` and ``content_hash`` are msearch's own fields beside it.
+    ``doc_id``, ``chunk``, ``content_hash`` and the folder indexer's ``file_hash`` and
+    ``last_chunk`` are msearch's own fields beside it, never mixed into ``metadata``.
 
     >>> import numpy as np
     >>> record = Record(id="a", vectors={"text": np.ones(3)}, content="hello", metadata={"n": 1})
@@ -38,6 +39,8 @@ class Record:
     doc_id: str | None = None
     chunk: int | None = None
     content_hash: str | None = None
+    file_hash: str | None = None
+    last_chunk: bool | None = None
 
     def payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -51,6 +54,8 @@ class Record:
             s.DOC_ID: self.doc_id,
             s.CHUNK: self.chunk,
             s.CONTENT_HASH: self.content_hash,
+            s.FILE_HASH: self.file_hash,
+            s.LAST_CHUNK: self.last_chunk,
         }
         payload.update({key: value for key, value in optional.items() if value is not None})
         return payload

@@ -38,7 +38,13 @@ MODALITY = "modality"
 DOC_ID = "doc_id"
 CHUNK = "chunk"
 CONTENT_HASH = "content_hash"
-PAYLOAD_KEYS = (CONTENT, METADATA, ID, SOURCE, MODALITY, DOC_ID, CHUNK, CONTENT_HASH)
+# The folder indexer's own bookkeeping: the file's SHA-256 (which also marks a point as the
+# indexer's, so it never deletes points that a framework adapter wrote) and the last-chunk flag.
+FILE_HASH = "file_hash"
+LAST_CHUNK = "last_chunk"
+PAYLOAD_KEYS = (
+    CONTENT, METADATA, ID, SOURCE, MODALITY, DOC_ID, CHUNK, CONTENT_HASH, FILE_HASH, LAST_CHUNK
+)
 INDEXED_KEYS = (SOURCE, MODALITY, DOC_ID)
 
 # The key under which msearch keeps its record in the collection's metadata.

@@ -20,7 +20,7 @@ from msearch.store.client import Connection
 from msearch.store.edge import EdgeOptions
 from msearch.store.engine import ClientEngine, CreateOptions, Engine, Point
 from msearch.store.engines import open_engine
-from msearch.store.filters import Filter, merge, to_qdrant
+from msearch.store.filters import Filter, merge, own, to_qdrant
 from msearch.store.reader import StoreReader
 from msearch.store.records import Hit, Record, checked_payload
 
@@ -151,21 +151,22 @@ class Store(StoreReader):
         doc_id: str | None = None,
         filter: Filter | None = None,
     ) -> None:
-        """Delete points by caller ids, by ``source``, by ``doc_id`` or by a filter."""
+        """Delete the points that match every condition given: ``ids`` AND ``source`` AND
+        ``doc_id`` AND ``filter`` (the intersection, as ``get`` and LlamaIndex read them)."""
         if ids is None and source is None and doc_id is None and filter is None:
             raise InvalidInputError("delete needs ids, source, doc_id or filter")
+        point_ids = None if ids is None else [s.point_id(i) for i in s.id_list(ids)]
         if self._schema is None and not self._exists():
             return
-        if ids is not None:
-            point_ids = [s.point_id(caller_id) for caller_id in s.id_list(ids)]
-            if point_ids:
+        condition = merge(own(source=source, doc_id=doc_id), to_qdrant(filter))
+        if point_ids is not None:
+            if not point_ids:
+                return  # no ids: nothing can match all the conditions
+            if condition is None:
                 self.engine.delete_points(self.collection, point_ids)
-        where: dict[str, Any] = {}
-        if source is not None:
-            where[s.SOURCE] = source
-        if doc_id is not None:
-            where[s.DOC_ID] = doc_id
-        condition = merge(to_qdrant(where), to_qdrant(filter))
+                return
+            by_id = models.Filter(must=[models.HasIdCondition(has_id=list(point_ids))])
+            condition = merge(by_id, condition)
         if condition is not None:
             self.engine.delete_where(self.collection, condition)
 

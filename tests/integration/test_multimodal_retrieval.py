@@ -154,9 +154,9 @@ async def test_langchain_retrievers(collection: MediaCollection, folder: MediaFo
     audio_retriever = MSearchAudioRetriever(collection=collection, k=2)
 
     by_text = image_retriever.invoke("a blue square")
-    by_path = image_retriever.invoke(str(folder.images[1]))
+    by_path = image_retriever.similar_to(str(folder.images[1]))
     by_pil = await image_retriever.asimilar_to(Image.open(folder.images[1]))
-    clips = await audio_retriever.ainvoke(str(folder.audio[2]))
+    clips = await audio_retriever.asimilar_to(str(folder.audio[2]))
     by_array = audio_retriever.similar_to((synth("tone", 440.0, 1.5, 48_000), 48_000))
 
     assert all(isinstance(doc, Document) for doc in by_text) and len(by_text) == 2
@@ -175,7 +175,23 @@ def test_langchain_retriever_from_store(
     retriever = MSearchImageRetriever.from_store(Store("lc", location=":memory:"), images, k=1)
     report = retriever.add_images([*folder.images, folder.corrupt_image])
     assert [name for name, _ in report.skipped] == [str(folder.corrupt_image)]
-    assert retriever.invoke(str(folder.images[3]))[0].metadata["source"] == str(folder.images[3])
+    assert retriever.similar_to(str(folder.images[3]))[0].metadata["source"] == str(
+        folder.images[3]
+    )
+
+
+def test_a_query_string_naming_a_file_is_text(
+    collection: MediaCollection, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "sunset").write_bytes(b"not an image")
+    (tmp_path / "beep").write_bytes(b"not audio")
+    monkeypatch.chdir(tmp_path)
+    image_text = collection.image.embed_query("sunset")  # type: ignore[union-attr]
+    expected = [h.id for h in collection.store.query("image", image_text, 2)]
+    assert [h.id for h in collection.search_images("sunset", k=2)] == expected
+    assert len(collection.search_audio("beep", k=2)) == 2
+    retriever = MSearchImageRetriever(collection=collection, k=2)
+    assert [d.id for d in retriever.invoke("sunset")] == expected
 
 
 # -- LlamaIndex ---------------------------------------------------------------------------

@@ -170,3 +170,24 @@ def test_a_store_on_the_image_vector_stores_images(embed_model: MSearchEmbedding
     assert hit.modality == "image"
     assert isinstance(images.get_nodes(["x"])[0], ImageNode)
     images.close()
+
+
+def test_delete_nodes_with_ids_and_filters_takes_the_intersection(
+    store: MSearchVectorStore, embed_model: MSearchEmbedding
+) -> None:
+    topics = {"a": "y", "b": "y", "c": "z"}
+    store.add(
+        [
+            TextNode(
+                id_=name,
+                text=f"note {name}",
+                metadata={"topic": topic},
+                embedding=embed_model.get_text_embedding(f"note {name}"),
+            )
+            for name, topic in topics.items()
+        ]
+    )
+    on_y = MetadataFilters(filters=[MetadataFilter(key="topic", value="y")])
+    assert [n.node_id for n in store.get_nodes(["a"], filters=on_y)] == ["a"]
+    store.delete_nodes(["a"], filters=on_y)
+    assert sorted(n.node_id for n in store.get_nodes()) == ["b", "c"]

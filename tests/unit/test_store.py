@@ -17,6 +17,7 @@ from qdrant_client import QdrantClient, models
 from msearch.backends.base import SparseVector
 from msearch.errors import InvalidInputError, SchemaMismatchError
 from msearch.store import Record, Schema, SparseSpec, Store, VectorSpec, point_id
+from msearch.store.filters import own
 from msearch.store.records import checked_payload
 from msearch.store.schema import METADATA_KEY
 
@@ -28,18 +29,18 @@ SCHEMA = Schema(
 
 def _record(i: int, **fields: object) -> Record:
     angle = i * 0.3
-    return Record(
-        id=f"doc-{i}",
-        vectors={
+    defaults: dict[str, object] = {
+        "id": f"doc-{i}",
+        "vectors": {
             "text": np.array([np.cos(angle), np.sin(angle), 0.1 * i]),
             "text_sparse": SparseVector(np.array([i, 100 + i % 2]), np.array([1.0, 0.5])),
         },
-        content=f"content {i}",
-        metadata={"i": i, "parity": "even" if i % 2 == 0 else "odd"},
-        source=f"file-{i % 3}.md",
-        chunk=i,
-        **fields,  # type: ignore[arg-type]
-    )
+        "content": f"content {i}",
+        "metadata": {"i": i, "parity": "even" if i % 2 == 0 else "odd"},
+        "source": f"file-{i % 3}.md",
+        "chunk": i,
+    }
+    return Record(**{**defaults, **fields})  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -149,11 +150,36 @@ def test_filters_on_metadata_and_own_fields(store: Store) -> None:
     hits = store.query("text", [1.0, 0.0, 0.0], k=6, filter={"parity": "odd"})
     assert {h.id for h in hits} == {"doc-1", "doc-3", "doc-5"}
     assert store.count({"i": [0, 5]}) == 2
-    assert store.count({"source": "file-1.md"}) == 2
+    # msearch's own fields are reached with own() (or a raw Filter), never by a dict key
+    assert store.count(own(source="file-1.md")) == 2
+    assert store.count({"source": "file-1.md"}) == 0
     raw = models.Filter(must=[models.FieldCondition(key="metadata.i", range=models.Range(gte=4))])
     assert {h.id for h in store.scan(raw)} == {"doc-4", "doc-5"}
     with pytest.raises(InvalidInputError, match="filter 'i'"):
         store.count({"i": {"gte": 3}})
+
+
+def test_metadata_keys_named_like_own_fields_are_the_callers(store: Store) -> None:
+    own_named = {"source": 7, "modality": "x", "doc_id": "m", "id": "mine", "chunk": "c"}
+    store.upsert([_record(0, metadata=own_named), _record(1)])
+    for key, value in own_named.items():
+        assert [h.id for h in store.scan({key: value})] == ["doc-0"], key
+    assert store.get(["doc-0"])[0].metadata == own_named
+
+
+def test_delete_takes_the_intersection_of_ids_and_conditions(store: Store) -> None:
+    topics = {"a": "y", "b": "y", "c": "z"}
+    store.upsert(
+        [_record(i, id=name, metadata={"topic": t}) for i, (name, t) in enumerate(topics.items())]
+    )
+    store.delete(["a"], filter={"topic": "y"})
+    assert sorted(h.id for h in store.scan()) == ["b", "c"]
+    store.delete(["b", "c"], filter={"topic": "z"})
+    assert [h.id for h in store.scan()] == ["b"]
+    store.delete(["b"], source="elsewhere.md")
+    assert [h.id for h in store.scan()] == ["b"]
+    store.delete([], filter={"topic": "y"})  # no ids: nothing matches both
+    assert [h.id for h in store.scan()] == ["b"]
 
 
 def test_delete_by_ids_source_and_doc_id(store: Store) -> None:
