@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from msearch.backends import backend_class
+from msearch.backends import build_backend
 from msearch.backends.base import TextEmbedder
 from msearch.models import ModelSpec, resolve_spec
 
@@ -30,5 +30,5 @@ def text_embedder(
     (384,)
     """
     spec, backend_options = split_spec_options(model, dict(options))
-    embedder: TextEmbedder = backend_class("text", backend)(spec, **backend_options)
+    embedder: TextEmbedder = build_backend("text", backend, spec, backend_options)
     return embedder

@@ -23,6 +23,10 @@ class InvalidInputError(MSearchError, ValueError):
     """The caller's input is not something msearch can work with; the message says which item."""
 
 
+class InvalidTypeError(InvalidInputError, TypeError):
+    """An argument is of the wrong type (a number where texts go ...); the message names it."""
+
+
 class MediaError(InvalidInputError):
     """An image or audio item could not be read or decoded; the message names the item."""
 

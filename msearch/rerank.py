@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from msearch.backends import backend_class
+from msearch.backends import build_backend
 from msearch.backends.base import Reranker
 from msearch.embeddings import split_spec_options
 from msearch.errors import InvalidInputError
@@ -38,7 +38,7 @@ def reranker(model: str, backend: str = "sentence-transformers", **options: Any)
             raise InvalidInputError(
                 f"{model!r} is registered as a {registered.kind.value} model, not a reranker"
             )
-    ranker: Reranker = backend_class("rerank", backend)(spec, **backend_options)
+    ranker: Reranker = build_backend("rerank", backend, spec, backend_options)
     return ranker
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from msearch.backends import backend_class
+from msearch.backends import build_backend
 from msearch.backends.base import SparseEmbedder, SparseVector, check_text, check_texts
 from msearch.errors import InvalidInputError
 from msearch.models import ModelSpec, registered_models, resolve_spec
@@ -84,7 +84,7 @@ def sparse_embedder(model: str, backend: str = "flag", **options: Any) -> Sparse
     """
     spec = _spec(model, options)
     _check_sparse(spec)
-    embedder: SparseEmbedder = backend_class("sparse", backend)(spec, **options)
+    embedder: SparseEmbedder = build_backend("sparse", backend, spec, options)
     return embedder
 
 

@@ -7,7 +7,10 @@ of torch, transformers, FlagEmbedding and infinity_emb.
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Any
+
+from msearch.errors import InvalidInputError, MSearchError
 
 BACKENDS = ("sentence-transformers", "infinity", "infinity-server", "flag", "qwen3", "transformers")
 
@@ -44,10 +47,38 @@ _IMPLEMENTATIONS: dict[str, dict[str, str]] = {
 
 
 def backend_class(capability: str, backend: str) -> type[Any]:
-    """The class serving ``capability`` on ``backend``; a ValueError lists what exists."""
+    """The class serving ``capability`` on ``backend``; an InvalidInputError lists what exists."""
     table = _IMPLEMENTATIONS[capability]
     if backend not in table:
         known = ", ".join(sorted(table)) or "none yet"
-        raise ValueError(f"backend {backend!r} has no {capability} support; choose one of: {known}")
+        raise InvalidInputError(
+            f"backend {backend!r} has no {capability} support; choose one of: {known}"
+        )
     module_name, class_name = table[backend].split(":")
     return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+
+
+_UNEXPECTED = re.compile(r"unexpected keyword argument '([^']+)'")
+
+
+def build_backend(capability: str, backend: str, spec: Any, options: dict[str, Any]) -> Any:
+    """The ``capability`` object of ``backend`` for ``spec``, built with ``options``.
+
+    Every option is consumed by someone or refused: an option no class in the backend takes
+    raises InvalidInputError naming it (never a bare TypeError from deep in a constructor), and
+    a bad option value is an InvalidInputError on every backend alike.
+    """
+    cls = backend_class(capability, backend)
+    try:
+        return cls(spec, **options)
+    except MSearchError:
+        raise
+    except TypeError as err:
+        unknown = _UNEXPECTED.search(str(err))
+        if unknown is None:
+            raise
+        raise InvalidInputError(
+            f"the {backend!r} {capability} backend has no option {unknown.group(1)!r}"
+        ) from None
+    except ValueError as err:
+        raise InvalidInputError(f"{backend!r} {capability} backend: {err}") from err

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import json
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from msearch._concurrency import run_on_background_loop, run_sync
 from msearch.batching import sorted_batches, with_progress
-from msearch.errors import InvalidInputError
+from msearch.errors import InvalidInputError, InvalidTypeError
 from msearch.models import ModelSpec
 
 T = TypeVar("T")
@@ -105,9 +107,9 @@ class Reranker(Protocol):
 
 
 def check_texts(texts: Sequence[str], what: str = "texts") -> list[str]:
-    """A list copy of ``texts``; a TypeError names the first item that is not a string."""
+    """A list copy of ``texts``; an InvalidTypeError names the first item that is not a string."""
     if isinstance(texts, str):
-        raise TypeError(f"{what} must be a list of strings, not a single string")
+        raise InvalidTypeError(f"{what} must be a list of strings, not a single string")
     items = list(texts)
     for position, item in enumerate(items):
         check_text(item, f"{what}[{position}]")
@@ -116,7 +118,7 @@ def check_texts(texts: Sequence[str], what: str = "texts") -> list[str]:
 
 def check_text(text: str, what: str = "text") -> str:
     if not isinstance(text, str):
-        raise TypeError(f"{what} is {type(text).__name__}, expected str")
+        raise InvalidTypeError(f"{what} is {type(text).__name__}, expected str")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as err:
@@ -225,6 +227,7 @@ class TextEmbedderBase(_ModelAPI):
         self.dimensions = dimensions
         self.task = task if task is not None else spec.default_task
         self._dim: int | None = None
+        self._own_prompts: tuple[str, str] | None = None
 
     # -- what backends implement -------------------------------------------------------
     @abc.abstractmethod
@@ -268,14 +271,35 @@ class TextEmbedderBase(_ModelAPI):
 
     # -- shared steps ----------------------------------------------------------------
     def _document_inputs(self, texts: Sequence[str]) -> list[str]:
-        prompt = self.spec.document_prompt
-        return [prompt + text for text in check_texts(texts)]
+        items = check_texts(texts)
+        if not items:
+            return []
+        prompt = self.prompts()[1]
+        return [prompt + text for text in items]
 
     def _query_input(self, text: str, task: str | None) -> str:
-        prompt = self.spec.query_prompt
+        check_text(text)
+        prompt = self.prompts()[0]
         if "{task}" in prompt:
             prompt = prompt.replace("{task}", task if task is not None else self.task)
-        return prompt + check_text(text)
+        return prompt + text
+
+    def prompts(self) -> tuple[str, str]:
+        """The (query, document) prompts put before each text, exactly once.
+
+        The spec's when it sets either (the caller's options or the registry's), else the
+        model's own (``config_sentence_transformers.json``: its ``query`` and ``document`` /
+        ``passage`` prompts, or its ``default_prompt_name``), never both.
+        """
+        if self.spec.query_prompt or self.spec.document_prompt:
+            return self.spec.query_prompt, self.spec.document_prompt
+        if self._own_prompts is None:
+            self._own_prompts = self._model_prompts()
+        return self._own_prompts
+
+    def _model_prompts(self) -> tuple[str, str]:
+        """The model's own prompts, read from its local folder (none for a remote name)."""
+        return folder_prompts(self.spec.name)
 
     def _empty(self) -> np.ndarray:
         return np.zeros((0, self.dim), dtype=np.float32)
@@ -293,6 +317,30 @@ class TextEmbedderBase(_ModelAPI):
         if self.normalize or self.dimensions is not None:
             out = l2_normalize(out)
         return np.ascontiguousarray(out)
+
+
+_DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
+
+
+def folder_prompts(name: str) -> tuple[str, str]:
+    """(query, document) prompts of the sentence-transformers model in folder ``name``."""
+    config = Path(name).expanduser() / "config_sentence_transformers.json"
+    if not config.is_file():
+        return "", ""
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise InvalidInputError(f"{config} is not readable JSON: {err}") from err
+    return choose_prompts(data.get("prompts") or {}, data.get("default_prompt_name"))
+
+
+def choose_prompts(prompts: Mapping[str, str], default_name: str | None) -> tuple[str, str]:
+    """A model's query and document prompts, as sentence-transformers' ``encode_query`` /
+    ``encode_document`` pick them: the named prompt, else the default one, else none."""
+    default = prompts.get(default_name, "") if default_name else ""
+    query = prompts.get("query", default)
+    document = next((prompts[n] for n in _DOCUMENT_PROMPT_NAMES if n in prompts), default)
+    return str(query or ""), str(document or "")
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:

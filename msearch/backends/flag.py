@@ -36,7 +36,7 @@ from msearch.backends.base import (
 )
 from msearch.batching import sorted_batches, with_progress
 from msearch.errors import BackendError, InvalidInputError, ModelNotFoundError, MSearchError
-from msearch.models import ModelSpec, Pooling, get_spec
+from msearch.models import ModelSpec, Pooling
 from msearch.sparse import SparseEmbedderBase, sparse_from_weights
 
 _HEADS = ("sparse_linear.pt", "colbert_linear.pt")
@@ -133,19 +133,26 @@ class FlagEmbedder(_FlagModel, TextEmbedderBase, SparseEmbedderBase):
         spec: ModelSpec,
         *,
         max_length: int | None = None,
-        pooling: str | None = None,
         **options: Any,
     ) -> None:
         super().__init__(spec, **options)
         if max_length is not None and max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {max_length}")
+        if spec.pooling is Pooling.LAST_TOKEN:
+            raise InvalidInputError("FlagEmbedding pools by cls or mean, not last_token")
         self.max_length = max_length or spec.max_tokens
-        self.pooling = pooling or _default_pooling(spec)
+        # the spec's pooling (the caller's or the registry's); CLS, every BGE model's, otherwise
+        self.pooling = (spec.pooling or Pooling.CLS).value
 
     # -- loading ---------------------------------------------------------------------
     def _load(self) -> _Runtime:
         folder = local_folder(self.spec.name)
         m3 = all((Path(folder) / head).is_file() for head in _HEADS)
+        if m3 and self.pooling != Pooling.CLS.value:
+            raise InvalidInputError(
+                f"{self.spec.name} is a BGE-M3 model, whose dense vector is its CLS token; "
+                f"pooling={self.pooling!r} cannot apply"
+            )
         if self.spec.sparse and not m3:
             raise ModelNotFoundError(
                 f"{self.spec.name} ({folder}) lacks {' and '.join(_HEADS)}: without them "
@@ -344,15 +351,6 @@ class FlagEmbedder(_FlagModel, TextEmbedderBase, SparseEmbedderBase):
 def _lexical(ids: np.ndarray, weights: np.ndarray, unused: set[int]) -> SparseVector:
     keep = np.array([token not in unused for token in ids.tolist()], dtype=bool)
     return sparse_from_weights(ids[keep].tolist(), weights[keep].tolist())
-
-
-def _default_pooling(spec: ModelSpec) -> str:
-    """The registry's pooling for a registered model; CLS (every BGE model's) otherwise."""
-    try:
-        get_spec(spec.name)
-    except KeyError:
-        return Pooling.CLS.value
-    return spec.pooling.value
 
 
 def local_folder(name: str) -> str:

@@ -26,8 +26,8 @@ from msearch.backends.base import CoroutineModel, RerankerBase, TextEmbedderBase
 from msearch.backends.media_base import AudioEmbedderBase, ImageEmbedderBase
 from msearch.backends.transformers import LocalSiglipText
 from msearch.batching import with_progress
-from msearch.errors import BackendError, BackendTimeoutError, MSearchError
-from msearch.models import ModelSpec
+from msearch.errors import BackendError, BackendTimeoutError, InvalidInputError, MSearchError
+from msearch.models import Kind, Modality, ModelSpec, Pooling
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -236,6 +236,7 @@ class _InfinityModel:
         **options: Any,
     ) -> None:
         super().__init__(spec, **options)  # type: ignore[call-arg]
+        engine_args = _with_pooling(spec, dict(engine_args or {}))
         self.engine = InfinityEngine(
             spec.name,
             device=device,
@@ -244,13 +245,32 @@ class _InfinityModel:
             timeout=timeout,
             trust_remote_code=trust_remote_code,
             engine=engine,
-            **(engine_args or {}),
+            **engine_args,
         )
 
     def _chunk_starts(self, count: int, desc: str) -> Iterable[int]:
         # infinity sorts and batches inside its engine; msearch sends chunks of several
         # batches so long calls can show progress and each chunk has its own timeout.
         return with_progress(list(range(0, count, self.batch_size * 8)), self.show_progress, desc)
+
+
+_POOLING_METHODS = {Pooling.MEAN: "mean", Pooling.CLS: "cls"}
+
+
+def _with_pooling(spec: ModelSpec, engine_args: dict[str, Any]) -> dict[str, Any]:
+    """``engine_args`` with infinity's ``pooling_method`` for the spec's pooling, if it has one."""
+    text_embedding = spec.kind is Kind.EMBEDDING and spec.modality is Modality.TEXT
+    if spec.pooling is None or not text_embedding:
+        return engine_args
+    method = _POOLING_METHODS.get(spec.pooling)
+    if method is None:
+        raise InvalidInputError(f"infinity cannot pool by {spec.pooling.value} ({spec.name})")
+    given = engine_args.setdefault("pooling_method", method)
+    if given != method:
+        raise InvalidInputError(
+            f"pooling={spec.pooling.value!r} and engine_args pooling_method={given!r} disagree"
+        )
+    return engine_args
 
 
 class _InfinityEmbedder(_InfinityModel):

@@ -20,8 +20,13 @@ from msearch.backends.base import CoroutineModel, RerankerBase, TextEmbedderBase
 from msearch.backends.media_base import AudioEmbedderBase, ImageEmbedderBase
 from msearch.backends.transformers import LocalSiglipText
 from msearch.batching import with_progress
-from msearch.errors import BackendError, BackendTimeoutError, ServerConnectionError
-from msearch.models import ModelSpec
+from msearch.errors import (
+    BackendError,
+    BackendTimeoutError,
+    InvalidInputError,
+    ServerConnectionError,
+)
+from msearch.models import ModelSpec, pooling_override
 
 DEFAULT_URL = "http://localhost:7997"
 
@@ -128,6 +133,12 @@ class _InfinityServerModel:
         **options: Any,
     ) -> None:
         super().__init__(spec, **options)  # type: ignore[call-arg]
+        chosen = pooling_override(spec)
+        if chosen is not None:
+            raise InvalidInputError(
+                f"pooling={chosen.value!r}: an Infinity server pools as it was started "
+                "(its --pooling-method); msearch cannot change that from the client"
+            )
         self.client = InfinityServerClient(url, api_key, timeout, max_retries)
         self.server_model = server_model or spec.name
 

@@ -29,6 +29,10 @@ _QUERY_PROMPT = "Instruct: {task}\nQuery:"
 
 def qwen3_spec(spec: ModelSpec) -> ModelSpec:
     """``spec`` with Qwen3-Embedding's prompt, task and pooling where it does not set them."""
+    if spec.pooling not in (None, Pooling.LAST_TOKEN):
+        raise InvalidInputError(
+            f"Qwen3-Embedding pools its last token; pooling={spec.pooling.value!r} cannot apply"
+        )
     return spec.with_overrides(
         query_prompt=spec.query_prompt or _QUERY_PROMPT,
         default_task=spec.default_task or _DEFAULT_TASK,

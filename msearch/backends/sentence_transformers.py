@@ -8,10 +8,10 @@ import numpy as np
 
 from msearch._deps import require
 from msearch.backends._loading import input_limit, locate_model, model_not_found, torch_dtype
-from msearch.backends.base import BlockingModel, RerankerBase, TextEmbedderBase
+from msearch.backends.base import BlockingModel, RerankerBase, TextEmbedderBase, choose_prompts
 from msearch.batching import sorted_batches, with_progress
-from msearch.errors import BackendError, MSearchError
-from msearch.models import ModelSpec
+from msearch.errors import BackendError, InvalidInputError, MSearchError
+from msearch.models import ModelSpec, Pooling
 from msearch.precision import PrecisionPlan, merge_dtype, resolve_precision
 
 
@@ -38,6 +38,7 @@ class _STModel(BlockingModel):
         self.onnx_cache_dir = onnx_cache_dir
         self.trust_remote_code = trust_remote_code
         self.plan: PrecisionPlan | None = None
+        self._loaded_prompts: tuple[str, str] = ("", "")
 
 
 class STTextEmbedder(_STModel, TextEmbedderBase):
@@ -81,10 +82,22 @@ class STTextEmbedder(_STModel, TextEmbedderBase):
             raise model_not_found(self.spec.name, err) from err
         if self.spec.max_tokens:
             model.max_seq_length = self.spec.max_tokens
+        if self.spec.pooling is not None:
+            _set_pooling(st, model, self.spec.pooling, self.spec.name)
+        # msearch puts the prompt before each text itself (see prompts()); sentence-transformers
+        # must not add its default prompt on top of it
+        self._loaded_prompts = choose_prompts(
+            dict(model.prompts or {}), model.default_prompt_name
+        )
+        model.default_prompt_name = None
         self.plan = onnx_plan or resolve_precision(self.precision, str(model.device))
         if self.plan.dtype != "float32":
             model.to(torch_dtype(self.plan.dtype))
         return model
+
+    def _model_prompts(self) -> tuple[str, str]:
+        self.loaded  # noqa: B018  # loading reads the model's prompts (a hub model's too)
+        return self._loaded_prompts
 
     def _model_dim(self) -> int:
         return int(self.loaded.get_sentence_embedding_dimension())
@@ -176,6 +189,25 @@ class STCrossEncoderReranker(_STModel, RerankerBase):
                 ) from err
             out[positions] = np.asarray(logits, dtype=np.float64).reshape(-1)
         return out
+
+
+_POOLING_MODES = {Pooling.MEAN: "mean", Pooling.CLS: "cls", Pooling.LAST_TOKEN: "lasttoken"}
+
+
+def _set_pooling(st: Any, model: Any, pooling: Pooling, name: str) -> None:
+    """Make the model pool as ``pooling`` (the spec's: the caller's or the registry's)."""
+    for key, module in model._modules.items():
+        if isinstance(module, st.models.Pooling):
+            wanted = _POOLING_MODES[pooling]
+            if module.get_pooling_mode_str() != wanted:
+                model._modules[key] = st.models.Pooling(
+                    module.word_embedding_dimension, pooling_mode=wanted
+                ).to(model.device)
+            return
+    raise InvalidInputError(
+        f"{name} has no sentence-transformers Pooling module, so pooling={pooling.value!r} "
+        "cannot apply; leave pooling unset to use the model as it is"
+    )
 
 
 def _onnx_plan(precision: str, device: str | None) -> PrecisionPlan | None:

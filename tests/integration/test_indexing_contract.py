@@ -92,8 +92,10 @@ def test_reindexing_a_file_keeps_framework_documents_with_its_source(
     notes = MSearchVectorStore(embedding=MSearchEmbeddings(model=minilm), store=store)
     _indexer(store, embedder).index(folder)
     notes.add_documents(
-        [Document(page_content=f"note {i} on the paper", metadata={"source": str(paper)})
-         for i in range(3)],
+        [
+            Document(page_content=f"note {i} on the paper", metadata={"source": str(paper)})
+            for i in range(3)
+        ],
         ids=["n0", "n1", "n2"],
     )
     paper.write_text("A second draft about dogs.")

@@ -6,6 +6,7 @@ import pytest
 from msearch.backends import backend_class
 from msearch.backends.base import check_texts, l2_normalize
 from msearch.batching import scatter, sorted_batches
+from msearch.errors import InvalidInputError
 from msearch.models import ModelSpec, get_spec, register, resolve_spec
 
 
@@ -20,7 +21,7 @@ def test_unregistered_model_takes_overrides() -> None:
 
 
 def test_overrides_reject_unknown_fields() -> None:
-    with pytest.raises(TypeError, match="unknown model field"):
+    with pytest.raises(InvalidInputError, match="unknown model field"):
         resolve_spec("x").with_overrides(dimz=3)
 
 
