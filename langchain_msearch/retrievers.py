@@ -10,14 +10,22 @@ from langchain_core.callbacks import (
 )
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from langchain_msearch.vectorstores import MSearchVectorStore
 from msearch.errors import InvalidInputError
 from msearch.store import Hit
-from msearch.store.text import MODES, arerank_hits, as_reranker, candidates, rerank_hits
+from msearch.store.text import (
+    MODES,
+    arerank_hits,
+    as_reranker,
+    candidates,
+    check_options,
+    rerank_hits,
+)
 
 SCORE_KEY = "score"
+RELEVANCE_KEY = "relevance_score"
 SOURCE_KEY = "source"
 MODALITY_KEY = "modality"
 
@@ -25,12 +33,15 @@ MODALITY_KEY = "modality"
 class MSearchRetriever(BaseRetriever):
     """Search an ``MSearchVectorStore`` by ``mode`` ("dense", "sparse" or "hybrid").
 
-    ``k`` results (``k=`` also works per call, as do ``filter=`` and ``mode=``); with a
-    ``reranker`` (``MSearchReranker``, ``msearch.rerank.reranker(...)`` or anything with
-    ``rerank(query, documents, top_n)``), ``fetch_k`` candidates are fetched and the best ``k``
-    by the reranker kept. Each Document's metadata is the caller's, plus ``score`` (the
-    search's or the reranker's), ``source`` and ``modality`` where the caller's metadata does
-    not already hold those keys.
+    ``k`` results; ``filter``, ``mode``, ``fusion``, ``score_threshold`` (on the search's
+    score) and ``fetch_k`` are fields, entries of ``search_kwargs``, or per-call keywords (the
+    later wins); any other key is refused by name. With a ``reranker`` (``MSearchReranker``,
+    ``msearch.rerank.reranker(...)`` or anything with ``rerank(query, documents, top_n)``),
+    ``fetch_k`` candidates are fetched and the best ``k`` by the reranker kept, scored on the
+    text alone (as the compressor and LlamaIndex's ``MSearchRerank`` do). Each Document's
+    metadata is the caller's, plus ``source`` and ``modality`` where the caller's metadata does
+    not hold those keys, and msearch's result keys: ``score`` (the search's) and, when
+    reranked, ``relevance_score`` (the reranker's, 0..1), which always say msearch's numbers.
 
     Example:
         .. code-block:: python
@@ -55,10 +66,18 @@ class MSearchRetriever(BaseRetriever):
     reranker: Any | None = None
     fetch_k: int | None = None
     fusion: str = "rrf"
+    score_threshold: float | None = None
     search_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    def __init__(self, **fields: Any) -> None:
+        try:
+            super().__init__(**fields)
+        except ValidationError as err:  # pydantic's wrapper: report msearch's own error
+            raise InvalidInputError(f"MSearchRetriever: {err}") from err
 
     @model_validator(mode="after")
     def _check(self) -> MSearchRetriever:
+        check_options(self.search_kwargs, _OPTIONS, "MSearchRetriever search_kwargs")
         if self.mode not in MODES:
             raise InvalidInputError(f"mode must be one of {MODES}, got {self.mode!r}")
         if isinstance(self.k, bool) or self.k < 1:
@@ -67,35 +86,62 @@ class MSearchRetriever(BaseRetriever):
             as_reranker(self.reranker)
         return self
 
-    def _options(self, kwargs: dict[str, Any]) -> tuple[int, Any, str, int]:
-        k = kwargs.get("k", self.k)
-        fetch = candidates(k, kwargs.get("fetch_k", self.fetch_k), self.reranker is not None)
-        return k, kwargs.get("filter", self.filter), kwargs.get("mode", self.mode), fetch
+    def _options(self, kwargs: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """``k`` and the search's options: fields, then search_kwargs, then the call's."""
+        check_options(kwargs, _OPTIONS, "MSearchRetriever")
+        chosen = {
+            "k": self.k,
+            "filter": self.filter,
+            "mode": self.mode,
+            "fusion": self.fusion,
+            "score_threshold": self.score_threshold,
+            "fetch_k": self.fetch_k,
+            **self.search_kwargs,
+            **kwargs,
+        }
+        k = chosen.pop("k")
+        fetch_k = chosen.pop("fetch_k")
+        chosen["k"] = candidates(k, fetch_k, self.reranker is not None)
+        return k, chosen
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        k, filter, mode, fetch = self._options(kwargs)
-        hits = self.vectorstore.search_hits(query, fetch, filter, mode, self.fusion)
-        if self.reranker is not None:
-            hits = rerank_hits(as_reranker(self.reranker), query, hits, k)
-        return [_document(hit) for hit in hits[:k]]
+        k, options = self._options(kwargs)
+        hits = self.vectorstore.search_hits(query, **options)
+        if self.reranker is None:
+            return [_document(hit) for hit in hits[:k]]
+        reranked = rerank_hits(as_reranker(self.reranker), query, hits, k)
+        return _reranked_documents(hits, reranked)
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        k, filter, mode, fetch = self._options(kwargs)
-        hits = await self.vectorstore.asearch_hits(query, fetch, filter, mode, self.fusion)
-        if self.reranker is not None:
-            hits = await arerank_hits(as_reranker(self.reranker), query, hits, k)
-        return [_document(hit) for hit in hits[:k]]
+        k, options = self._options(kwargs)
+        hits = await self.vectorstore.asearch_hits(query, **options)
+        if self.reranker is None:
+            return [_document(hit) for hit in hits[:k]]
+        reranked = await arerank_hits(as_reranker(self.reranker), query, hits, k)
+        return _reranked_documents(hits, reranked)
 
 
-def _document(hit: Hit) -> Document:
+_OPTIONS = ("k", "filter", "mode", "fusion", "score_threshold", "fetch_k")
+
+
+def _document(hit: Hit, search_score: float | None = None) -> Document:
     metadata = dict(hit.metadata)
-    metadata.setdefault(SCORE_KEY, hit.score)
     if hit.source is not None:
         metadata.setdefault(SOURCE_KEY, hit.source)
     if hit.modality is not None:
         metadata.setdefault(MODALITY_KEY, hit.modality)
+    if search_score is None:
+        metadata[SCORE_KEY] = hit.score
+    else:
+        metadata[SCORE_KEY] = search_score
+        metadata[RELEVANCE_KEY] = hit.score
     return Document(id=hit.id, page_content=hit.content or "", metadata=metadata)
+
+
+def _reranked_documents(searched: list[Hit], reranked: list[Hit]) -> list[Document]:
+    scores = {hit.point_id: hit.score for hit in searched}
+    return [_document(hit, scores[hit.point_id]) for hit in reranked]

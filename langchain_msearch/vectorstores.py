@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -17,13 +18,20 @@ from msearch.store import TEXT, TEXT_SPARSE, Distance, Hit, Store
 from msearch.store.embedders import as_sparse_embedder
 from msearch.store.filters import Filter
 from msearch.store.text import (
+    adopt_or_open_store,
     check_mode,
+    check_options,
     check_query_model,
     prepare_texts,
     search,
     text_records,
     text_schema,
 )
+
+#: The keyword options the text searches take beside ``k`` and ``filter``.
+_SEARCH = ("mode", "fusion", "score_threshold")
+_BY_VECTOR = ("score_threshold",)
+_DELETE = ("source", "doc_id", "filter")
 
 
 class MSearchVectorStore(VectorStore):
@@ -81,8 +89,11 @@ class MSearchVectorStore(VectorStore):
         self.distance = Distance(distance)
         self.vector_name = vector_name
         self.sparse_vector_name = sparse_vector_name
-        self.store = store or Store(
+        self.store = adopt_or_open_store(
+            store,
             collection_name,
+            self.distance,
+            vector_name,
             location=location,
             path=path,
             url=url,
@@ -112,6 +123,7 @@ class MSearchVectorStore(VectorStore):
         ids: list[str] | None = None,
         **kwargs: Any,
     ) -> list[str]:
+        check_options(kwargs, (), "add_texts")
         items, metadata_list, id_list = prepare_texts(texts, metadatas, ids)
         if not items:
             return []
@@ -131,6 +143,7 @@ class MSearchVectorStore(VectorStore):
         ids: list[str] | None = None,
         **kwargs: Any,
     ) -> list[str]:
+        check_options(kwargs, (), "add_texts")
         items, metadata_list, id_list = prepare_texts(texts, metadatas, ids)
         if not items:
             return []
@@ -173,13 +186,16 @@ class MSearchVectorStore(VectorStore):
         )
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
-        """Delete by ids; ``source=`` or ``filter=`` delete by msearch's source or a filter."""
+        """Delete by ids, ``source=``, ``doc_id=`` (msearch's fields) or ``filter=``; the points
+        that match every condition given (the intersection)."""
+        check_options(kwargs, _DELETE, "delete")
         if ids is None and not kwargs:
             raise InvalidInputError("delete needs ids (or source=/doc_id=/filter=)")
         self.store.delete(ids, **kwargs)
         return True
 
     async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        check_options(kwargs, _DELETE, "delete")
         if ids is None and not kwargs:
             raise InvalidInputError("delete needs ids (or source=/doc_id=/filter=)")
         await self.store.adelete(ids, **kwargs)
@@ -199,6 +215,7 @@ class MSearchVectorStore(VectorStore):
         filter: Filter | None = None,
         mode: str | None = None,
         fusion: str = "rrf",
+        score_threshold: float | None = None,
     ) -> list[Hit]:
         """msearch's hits (id, score, content, metadata, payload) for a text query."""
         mode = check_mode(mode or self.retrieval_mode, self.sparse_embedding)
@@ -208,7 +225,7 @@ class MSearchVectorStore(VectorStore):
             if mode != "dense" and self.sparse_embedding is not None
             else None
         )
-        return self._run(mode, dense, sparse, k, filter, fusion)
+        return self._run(mode, dense, sparse, k, filter, fusion, score_threshold)
 
     async def asearch_hits(
         self,
@@ -217,6 +234,7 @@ class MSearchVectorStore(VectorStore):
         filter: Filter | None = None,
         mode: str | None = None,
         fusion: str = "rrf",
+        score_threshold: float | None = None,
     ) -> list[Hit]:
         mode = check_mode(mode or self.retrieval_mode, self.sparse_embedding)
         dense = await self.embedding.aembed_query(query) if mode != "sparse" else None
@@ -225,7 +243,10 @@ class MSearchVectorStore(VectorStore):
             if mode != "dense" and self.sparse_embedding is not None
             else None
         )
-        return self._run(mode, dense, sparse, k, filter, fusion)
+        # the store's query blocks: it runs in a worker thread, never on the caller's loop
+        return await asyncio.to_thread(
+            self._run, mode, dense, sparse, k, filter, fusion, score_threshold
+        )
 
     def _run(
         self,
@@ -235,6 +256,7 @@ class MSearchVectorStore(VectorStore):
         k: int,
         filter: Filter | None,
         fusion: str,
+        score_threshold: float | None = None,
     ) -> list[Hit]:
         if dense is not None and not self._ready(dense):
             return []
@@ -248,7 +270,16 @@ class MSearchVectorStore(VectorStore):
             dense_name=self.vector_name,
             sparse_name=self.sparse_vector_name,
             fusion=fusion,
+            score_threshold=score_threshold,
         )
+
+    def _nearest(
+        self, embedding: list[float], k: int, filter: Filter | None, kwargs: dict[str, Any]
+    ) -> list[Hit]:
+        check_options(kwargs, _BY_VECTOR, "similarity_search_by_vector")
+        if not self._ready(embedding):
+            return []
+        return self.store.query(self.vector_name, embedding, k, filter, **kwargs)
 
     def _ready(self, vector: list[float]) -> bool:
         return check_query_model(self.store, self.vector_name, len(vector), self.embedding)
@@ -267,29 +298,39 @@ class MSearchVectorStore(VectorStore):
     def similarity_search_with_score(
         self, query: str, k: int = 4, filter: Filter | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        return _scored(self.search_hits(query, k, filter, kwargs.get("mode")))
+        """Documents and scores; ``mode``, ``fusion`` and ``score_threshold`` as keywords."""
+        check_options(kwargs, _SEARCH, "similarity_search")
+        return _scored(self.search_hits(query, k, filter, **kwargs))
 
     async def asimilarity_search_with_score(
         self, query: str, k: int = 4, filter: Filter | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        return _scored(await self.asearch_hits(query, k, filter, kwargs.get("mode")))
+        check_options(kwargs, _SEARCH, "similarity_search")
+        return _scored(await self.asearch_hits(query, k, filter, **kwargs))
 
     def similarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: Filter | None = None, **kwargs: Any
     ) -> list[Document]:
-        if not self._ready(embedding):
-            return []
         return [
-            to_document(hit) for hit in self.store.query(self.vector_name, embedding, k, filter)
+            doc
+            for doc, _ in self.similarity_search_with_score_by_vector(
+                embedding, k, filter, **kwargs
+            )
         ]
 
     async def asimilarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: Filter | None = None, **kwargs: Any
     ) -> list[Document]:
-        if not self._ready(embedding):
-            return []
-        hits = await self.store.aquery(self.vector_name, embedding, k, filter)
-        return [to_document(hit) for hit in hits]
+        found = await asyncio.to_thread(
+            self.similarity_search_with_score_by_vector, embedding, k, filter, **kwargs
+        )
+        return [doc for doc, _ in found]
+
+    def similarity_search_with_score_by_vector(
+        self, embedding: list[float], k: int = 4, filter: Filter | None = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Documents nearest to a query vector, with scores (``score_threshold`` optional)."""
+        return _scored(self._nearest(embedding, k, filter, kwargs))
 
     def _select_relevance_score_fn(self) -> Any:
         # Qdrant returns cosine and dot as similarities already; distances need mapping.
@@ -306,6 +347,7 @@ class MSearchVectorStore(VectorStore):
         filter: Filter | None = None,
         **kwargs: Any,
     ) -> list[Document]:
+        check_options(kwargs, (), "max_marginal_relevance_search")
         vector = self.embedding.embed_query(query)
         return self.max_marginal_relevance_search_by_vector(vector, k, fetch_k, lambda_mult, filter)
 
@@ -318,6 +360,7 @@ class MSearchVectorStore(VectorStore):
         filter: Filter | None = None,
         **kwargs: Any,
     ) -> list[Document]:
+        check_options(kwargs, (), "max_marginal_relevance_search")
         vector = await self.embedding.aembed_query(query)
         return await self.amax_marginal_relevance_search_by_vector(
             vector, k, fetch_k, lambda_mult, filter
@@ -332,12 +375,10 @@ class MSearchVectorStore(VectorStore):
         filter: Filter | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        if not self._ready(embedding):
-            return []
-        hits = self.store.mmr_query(
-            self.vector_name, embedding, k, filter, fetch_k=fetch_k, lambda_mult=lambda_mult
+        found = self.max_marginal_relevance_search_with_score_by_vector(
+            embedding, k, fetch_k, lambda_mult, filter, **kwargs
         )
-        return [to_document(hit) for hit in hits]
+        return [doc for doc, _ in found]
 
     async def amax_marginal_relevance_search_by_vector(
         self,
@@ -348,12 +389,34 @@ class MSearchVectorStore(VectorStore):
         filter: Filter | None = None,
         **kwargs: Any,
     ) -> list[Document]:
+        found = await asyncio.to_thread(
+            self.max_marginal_relevance_search_with_score_by_vector,
+            embedding,
+            k,
+            fetch_k,
+            lambda_mult,
+            filter,
+            **kwargs,
+        )
+        return [doc for doc, _ in found]
+
+    def max_marginal_relevance_search_with_score_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Filter | None = None,
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        """Diverse documents (MMR) with their similarity to the query vector."""
+        check_options(kwargs, (), "max_marginal_relevance_search")
         if not self._ready(embedding):
             return []
-        hits = await self.store.ammr_query(
+        hits = self.store.mmr_query(
             self.vector_name, embedding, k, filter, fetch_k=fetch_k, lambda_mult=lambda_mult
         )
-        return [to_document(hit) for hit in hits]
+        return _scored(hits)
 
     # -- construction --------------------------------------------------------------
     @classmethod

@@ -24,7 +24,9 @@ class MSearchRerank(BaseNodePostprocessor):
     is at least ``score_threshold``, best first, with the relevance as their score. The node a
     retriever returned is not changed: each result holds a copy whose metadata keeps the
     retrieval score under ``"retrieval_score"`` (hidden from the LLM and the embedder). Nodes are
-    scored on their text with embed-visible metadata, as LlamaIndex's own rerankers do.
+    scored on their text alone, as the LangChain classes score documents, so one collection gets
+    the same relevance from both frameworks (LlamaIndex's own rerankers add embed-visible
+    metadata to the text).
     Both ``postprocess_nodes`` and ``apostprocess_nodes`` are real (the async one never blocks
     the event loop). ``options`` go to the backend; pass ``reranker=`` to share a built one.
 
@@ -109,7 +111,9 @@ class MSearchRerank(BaseNodePostprocessor):
     ) -> tuple[str, list[str]]:
         if query_bundle is None:
             raise InvalidInputError("MSearchRerank needs the query: pass query_str or query_bundle")
-        texts = [item.node.get_content(metadata_mode=MetadataMode.EMBED) for item in nodes]
+        # the text alone, as the LangChain compressor and retriever score it, so one
+        # collection gets the same relevance from both frameworks
+        texts = [item.node.get_content(metadata_mode=MetadataMode.NONE) for item in nodes]
         return query_bundle.query_str, texts
 
     def _event_payload(self, nodes: list[NodeWithScore], query: str) -> dict[str, Any]:

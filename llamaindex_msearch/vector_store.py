@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,7 +36,14 @@ from msearch.store import IMAGE, TEXT, TEXT_SPARSE, Distance, Hit, Record, Store
 from msearch.store import schema as s
 from msearch.store.embedders import as_sparse_embedder
 from msearch.store.filters import merge, own
-from msearch.store.text import check_query_model, prepare_texts, search, text_records, text_schema
+from msearch.store.text import (
+    adopt_or_open_store,
+    check_query_model,
+    prepare_texts,
+    search,
+    text_records,
+    text_schema,
+)
 
 _MODES = {
     VectorStoreQueryMode.DEFAULT: "dense",
@@ -48,13 +57,15 @@ class MSearchVectorStore(BasePydanticVectorStore):
 
     Connect as in LangChain: ``location=":memory:"``, ``path=``, ``url=`` (+ ``api_key=``),
     an existing ``client``, or nothing for msearch's default folder. Give ``embed_model`` so
-    the collection records which model built its vectors (without it only the dimension is
-    recorded and checked), and ``sparse_embedding`` for sparse and hybrid queries
-    (``VectorStoreQueryMode.SPARSE`` / ``HYBRID``). Node ids, text and metadata come back as
-    added; ``ref_doc_id`` is stored as msearch's ``doc_id``. ``ImageNode``s (and every node of a
-    store on the ``image`` vector, as ``MultiModalVectorStoreIndex``'s ``image_store``) are
-    stored as images, ``source`` = their ``image_path`` (or ``image_url``), and come back as
-    ``ImageNode``s, like the images ``MediaCollection`` and the CLI index.
+    the collection records which model built its vectors (without it, ``Settings.embed_model``
+    is recorded when set; with neither, only the dimension, and a warning says so), and
+    ``sparse_embedding`` for sparse and hybrid queries (``VectorStoreQueryMode.SPARSE`` /
+    ``HYBRID``; ``VectorStoreQuery.alpha`` weighs dense against sparse). Node ids, text and
+    metadata come back as added; ``ref_doc_id`` is stored as msearch's ``doc_id``.
+    ``ImageNode``s (and every node of a store on the ``image`` vector, as
+    ``MultiModalVectorStoreIndex``'s ``image_store``) are stored as images, ``source`` = their
+    ``image_path`` (or ``image_url``), and come back as ``ImageNode``s, like the images
+    ``MediaCollection`` and the CLI index.
 
     Example:
         .. code-block:: python
@@ -103,8 +114,11 @@ class MSearchVectorStore(BasePydanticVectorStore):
             sparse_vector_name=sparse_vector_name,
             distance=str(Distance(distance)),
         )
-        self._store = store or Store(
+        self._store = adopt_or_open_store(
+            store,
             collection_name,
+            distance,
+            vector_name,
             location=location,
             path=path,
             url=url,
@@ -168,7 +182,7 @@ class MSearchVectorStore(BasePydanticVectorStore):
         self._store.ensure_schema(
             text_schema(
                 len(dense[0]),
-                self._embed_model,
+                self._writing_model(),
                 self._sparse,
                 dense_name=self.vector_name,
                 sparse_name=self.sparse_vector_name,
@@ -189,6 +203,26 @@ class MSearchVectorStore(BasePydanticVectorStore):
             sparse_name=self.sparse_vector_name,
         )
         return [self._as_image(node, record) for node, record in zip(nodes, records, strict=True)]
+
+    def _writing_model(self) -> Any:
+        """The model recorded at the first write: ``embed_model``, else LlamaIndex's global
+        ``Settings.embed_model`` when one was set (what ``VectorStoreIndex`` embeds with when
+        it is given none); with neither, the collection records only the vector size, and a
+        warning says so."""
+        if self._embed_model is not None or self._store.schema is not None:
+            return self._embed_model
+        from llama_index.core import Settings
+
+        chosen = getattr(Settings, "_embed_model", None)  # never builds LlamaIndex's default
+        if chosen is None:
+            warnings.warn(
+                f"MSearchVectorStore({self.collection_name!r}) was given no embed_model and "
+                "Settings.embed_model is unset: the collection records no model, so vectors of "
+                "another model of the same size would not be refused. Pass embed_model=...",
+                UserWarning,
+                stacklevel=4,
+            )
+        return chosen
 
     def _as_image(self, node: BaseNode, record: Record) -> Record:
         """The record of an image node: modality ``image``, source its path or URL."""
@@ -241,7 +275,8 @@ class MSearchVectorStore(BasePydanticVectorStore):
         sparse = None
         if mode in ("sparse", "hybrid") and self._sparse is not None:
             sparse = await self._sparse.aembed_query_sparse(query.query_str or "")
-        return self._run(query, mode, k, condition, sparse)
+        # the store's query blocks: it runs in a worker thread, never on the caller's loop
+        return await asyncio.to_thread(self._run, query, mode, k, condition, sparse)
 
     def _plan(self, query: VectorStoreQuery) -> tuple[str, int, models.Filter | None]:
         if query.mode == VectorStoreQueryMode.MMR:
@@ -293,6 +328,7 @@ class MSearchVectorStore(BasePydanticVectorStore):
                 filter=condition,
                 dense_name=self.vector_name,
                 sparse_name=self.sparse_vector_name,
+                alpha=query.alpha if mode == "hybrid" else None,
             )
         return VectorStoreQueryResult(
             nodes=[to_node(hit) for hit in hits],

@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="match a metadata or msearch field (source, modality ...); repeatable",
+        help="match a metadata key (source and chunk for indexed files); repeatable",
     )
     search.add_argument("--json", action="store_true", help="print hits as a JSON list")
     with_store(search)

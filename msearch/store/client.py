@@ -26,6 +26,15 @@ from msearch.store.folders import CLIENT, check_folder
 MEMORY = ":memory:"
 
 
+def _client_parameters() -> set[str]:
+    """The keyword arguments QdrantClient names (its ``**kwargs`` would swallow any other)."""
+    import inspect
+
+    parameters = inspect.signature(QdrantClient.__init__).parameters.values()
+    named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return {p.name for p in parameters if p.kind in named}
+
+
 def default_path() -> Path:
     """The embedded folder used when no location, path, url or client is given."""
     home = os.environ.get("MSEARCH_HOME")
@@ -64,6 +73,12 @@ class Connection:
         given = [name for name in ("location", "path", "url") if getattr(self, name) is not None]
         if len(given) > 1:
             raise InvalidInputError(f"give only one of location, path, url; got {given}")
+        unknown = sorted(set(self.client_options or {}) - _client_parameters())
+        if unknown:
+            raise InvalidInputError(
+                f"unknown store option(s) {unknown}: neither msearch's Store nor QdrantClient "
+                "takes them"
+            )
 
     @property
     def is_embedded(self) -> bool:

@@ -8,6 +8,7 @@ hybrid dense + sparse), and MMR for diverse results.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -124,16 +125,24 @@ class StoreReader:
         filter: Filter | None = None,
         *,
         with_vectors: bool = False,
+        score_threshold: float | None = None,
     ) -> list[Hit]:
-        """The ``k`` nearest points on one named vector (dense or sparse), best first."""
+        """The ``k`` nearest points on one named vector (dense or sparse), best first.
+
+        ``score_threshold`` keeps hits at least that similar (cosine, dot, sparse) or at most
+        that far (euclid, manhattan), as Qdrant's own option does.
+        """
         _check_k(k)
         if not self._exists():
             return []
-        checked = self._checked(self._require_schema(), vector_name, vector, "the query vector")
+        schema = self._require_schema()
+        checked = self._checked(schema, vector_name, vector, "the query vector")
         points = self.engine.search(
             self.collection, vector_name, checked, k, to_qdrant(filter), with_vectors
         )
-        return [_hit(point) for point in points]
+        spec = schema.vectors.get(vector_name)
+        distance = spec.distance if spec is not None else s.Distance.DOT
+        return _above([_hit(point) for point in points], score_threshold, distance)
 
     def fused_query(
         self,
@@ -143,10 +152,12 @@ class StoreReader:
         *,
         fusion: str = "rrf",
         prefetch_k: int | None = None,
+        score_threshold: float | None = None,
     ) -> list[Hit]:
         """Search several named vectors and fuse the lists inside Qdrant (RRF or DBSF).
 
-        Scores are the fusion's, not similarities: RRF sums ``1 / (rank + 2)`` over the lists.
+        Scores are the fusion's, not similarities: RRF sums ``1 / (rank + 2)`` over the lists;
+        ``score_threshold`` applies to that fused score.
         """
         _check_k(k)
         if fusion not in FUSIONS:
@@ -163,7 +174,7 @@ class StoreReader:
             for name, vector in vectors.items()
         ]
         points = self.engine.fuse(self.collection, prefetch, fusion, k, to_qdrant(filter))
-        return [_hit(point) for point in points]
+        return _above([_hit(point) for point in points], score_threshold, s.Distance.DOT)
 
     def hybrid_query(
         self,
@@ -176,14 +187,33 @@ class StoreReader:
         sparse_name: str = s.TEXT_SPARSE,
         fusion: str = "rrf",
         prefetch_k: int | None = None,
+        score_threshold: float | None = None,
+        alpha: float | None = None,
     ) -> list[Hit]:
-        """Dense and sparse search on the same text, fused inside Qdrant (prefetch + RRF)."""
+        """Dense and sparse search on the same text, fused inside Qdrant (prefetch + RRF).
+
+        ``alpha`` (0..1, LlamaIndex's hybrid weight) asks for weighted fusion instead: each
+        list's scores are min-max normalized and combined as ``alpha * dense + (1 - alpha) *
+        sparse`` (the stock LlamaIndex Qdrant store's relative score fusion); ``alpha=1`` is
+        dense only, ``0`` sparse only.
+        """
+        if alpha is not None:
+            if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
+                raise InvalidInputError(f"alpha must be a number within 0..1, got {alpha!r}")
+            limit = prefetch_k if prefetch_k is not None else max(4 * k, 20)
+            lists = [
+                self.query(dense_name, dense, limit, filter),
+                self.query(sparse_name, sparse, limit, filter),
+            ]
+            fused = weighted_fusion(lists, [float(alpha), 1.0 - float(alpha)], k)
+            return _above(fused, score_threshold, s.Distance.DOT)
         return self.fused_query(
             {dense_name: dense, sparse_name: sparse},
             k,
             filter,
             fusion=fusion,
             prefetch_k=prefetch_k,
+            score_threshold=score_threshold,
         )
 
     def mmr_query(
@@ -212,6 +242,33 @@ class StoreReader:
 def _check_k(k: Any, name: str = "k") -> None:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k <= 0:
         raise InvalidInputError(f"{name} must be a positive integer, got {k!r}")
+
+
+def weighted_fusion(lists: Sequence[list[Hit]], weights: Sequence[float], k: int) -> list[Hit]:
+    """Hits of several ranked lists, scored by the weighted sum of min-max normalized scores."""
+    total: dict[str, float] = {}
+    first: dict[str, Hit] = {}
+    for hits, weight in zip(lists, weights, strict=True):
+        scores = [float(hit.score or 0.0) for hit in hits]
+        if not scores:
+            continue
+        low, high = min(scores), max(scores)
+        for hit, score in zip(hits, scores, strict=True):
+            normalized = (score - low) / (high - low) if high > low else 1.0
+            total[hit.point_id] = total.get(hit.point_id, 0.0) + weight * normalized
+            first.setdefault(hit.point_id, hit)
+    order = sorted(total, key=lambda point: -total[point])[:k]
+    return [dataclasses.replace(first[point], score=total[point]) for point in order]
+
+
+def _above(hits: list[Hit], threshold: float | None, distance: s.Distance) -> list[Hit]:
+    if threshold is None:
+        return hits
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise InvalidInputError(f"score_threshold must be a number, got {threshold!r}")
+    if distance in (s.Distance.EUCLID, s.Distance.MANHATTAN):
+        return [hit for hit in hits if hit.score is not None and hit.score <= threshold]
+    return [hit for hit in hits if hit.score is not None and hit.score >= threshold]
 
 
 def _hit(point: StoredPoint) -> Hit:

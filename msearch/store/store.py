@@ -79,6 +79,13 @@ class Store(StoreReader):
         elif client is not None:
             if engine not in (None, "auto", "qdrant-client"):
                 raise InvalidInputError(f"client=... runs on qdrant-client, not engine={engine!r}")
+            where = {"location": location, "path": path, "url": url, "api_key": api_key}
+            clashing = sorted(name for name, value in where.items() if value is not None)
+            clashing += sorted(client_options)
+            if clashing:
+                raise InvalidInputError(
+                    f"client=... already says where the data lives; {clashing} cannot apply to it"
+                )
             self.engine = ClientEngine(client)
         else:
             connection = Connection(

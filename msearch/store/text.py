@@ -23,6 +23,36 @@ from msearch.store.store import Store
 MODES = ("dense", "sparse", "hybrid")
 
 
+def adopt_or_open_store(
+    store: Store | None,
+    collection_name: str,
+    distance: s.Distance | str,
+    vector_name: str,
+    **connection: Any,
+) -> Store:
+    """The Store an adapter works on: ``store`` itself (when nothing else given contradicts
+    it) or a new one opened with ``connection``."""
+    if store is None:
+        return Store(collection_name, **connection)
+    given = sorted(name for name, value in connection.items() if value is not None)
+    if given:
+        raise InvalidInputError(
+            f"store=... already says where the data lives; {given} cannot apply to it"
+        )
+    if collection_name not in ("msearch", store.collection):
+        raise InvalidInputError(
+            f"collection_name={collection_name!r} contradicts store=..., whose collection is "
+            f"{store.collection!r}"
+        )
+    recorded = store.schema.vectors.get(vector_name) if store.schema is not None else None
+    if recorded is not None and recorded.distance != s.Distance(distance):
+        raise InvalidInputError(
+            f"distance={s.Distance(distance)} contradicts the collection {store.collection!r}, "
+            f"which compares {vector_name!r} vectors by {recorded.distance}"
+        )
+    return store
+
+
 def check_mode(mode: str, sparse: SparseEmbedder | None) -> str:
     if mode not in MODES:
         raise InvalidInputError(f"mode must be one of {MODES}, got {mode!r}")
@@ -121,17 +151,39 @@ def search(
     dense_name: str = s.TEXT,
     sparse_name: str = s.TEXT_SPARSE,
     fusion: str = "rrf",
+    score_threshold: float | None = None,
+    alpha: float | None = None,
 ) -> list[Hit]:
-    """Run a dense, sparse or hybrid query with vectors the caller computed."""
+    """Run a dense, sparse or hybrid query with vectors the caller computed (``alpha``: see
+    ``Store.hybrid_query``; only hybrid queries take it)."""
+    if alpha is not None and mode != "hybrid":
+        raise InvalidInputError(f"alpha weighs a hybrid query; a {mode} query cannot use it")
     if mode == "dense":
-        return store.query(dense_name, dense, k, filter)
+        return store.query(dense_name, dense, k, filter, score_threshold=score_threshold)
     if sparse is None:
         raise SchemaMismatchError(f"mode {mode!r} needs a sparse query vector")
     if mode == "sparse":
-        return store.query(sparse_name, sparse, k, filter)
+        return store.query(sparse_name, sparse, k, filter, score_threshold=score_threshold)
     return store.hybrid_query(
-        dense, sparse, k, filter, dense_name=dense_name, sparse_name=sparse_name, fusion=fusion
+        dense,
+        sparse,
+        k,
+        filter,
+        dense_name=dense_name,
+        sparse_name=sparse_name,
+        fusion=fusion,
+        score_threshold=score_threshold,
+        alpha=alpha,
     )
+
+
+def check_options(kwargs: dict[str, Any], allowed: Iterable[str], call: str) -> None:
+    """Refuse keyword options that ``call`` does not take, by name (never ignore them)."""
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise InvalidInputError(
+            f"{call} got unknown option(s) {unknown}; it takes {sorted(allowed)}"
+        )
 
 
 def prepare_texts(

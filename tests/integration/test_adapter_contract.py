@@ -1,0 +1,283 @@
+"""Both adapters honour every search option or refuse it by name, and agree with each other.
+
+Real MiniLM, the tiny cross-encoder, embedded Qdrant; the hybrid cases reuse the hand-built
+corpus of test_vectorstore_hybrid.py (whose rankings are known from its vectors).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from langchain_core.documents import Document
+from llama_index.core import Settings
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryMode
+from qdrant_client import QdrantClient
+
+from langchain_msearch import MSearchEmbeddings, MSearchReranker, MSearchRetriever
+from langchain_msearch import MSearchVectorStore as LangChainStore
+from llamaindex_msearch import MSearchEmbedding, MSearchRerank
+from llamaindex_msearch import MSearchVectorStore as LlamaStore
+from msearch.errors import InvalidInputError, SchemaMismatchError
+from msearch.store import Record, Store
+from msearch.store.text import text_schema
+from tests.integration.test_vectorstore_hybrid import CORPUS, QUERY, HandDense, HandSparse
+
+TEXTS = [
+    "Qdrant is a vector database.",
+    "Cats often sleep most of the day.",
+    "The Eiffel Tower stands in Paris.",
+    "The Rhine flows through Basel.",
+]
+
+
+@pytest.fixture(scope="module")
+def embeddings(minilm: str) -> MSearchEmbeddings:
+    return MSearchEmbeddings(model=minilm)
+
+
+@pytest.fixture
+def lc_store(embeddings: MSearchEmbeddings) -> Iterator[LangChainStore]:
+    store = LangChainStore(embeddings, "contract", location=":memory:")
+    store.add_texts(TEXTS, [{"n": i, "topic": "t"} for i in range(4)], ids=["a", "b", "c", "d"])
+    yield store
+    store.close()
+
+
+# -- LangChain search options ------------------------------------------------------------------
+
+
+def test_score_threshold_is_honoured_everywhere(lc_store: LangChainStore) -> None:
+    scored = lc_store.similarity_search_with_score("Which database stores vectors?", k=4)
+    cut = (scored[0][1] + scored[1][1]) / 2
+    assert [
+        d.id
+        for d in lc_store.similarity_search(
+            "Which database stores vectors?", k=4, score_threshold=cut
+        )
+    ] == ["a"]
+    vector = lc_store.embeddings.embed_query("Which database stores vectors?")
+    assert len(lc_store.similarity_search_by_vector(vector, k=4, score_threshold=cut)) == 1
+    retriever = lc_store.as_retriever(search_kwargs={"k": 4, "score_threshold": cut})
+    assert [d.id for d in retriever.invoke("Which database stores vectors?")] == ["a"]
+    ours = MSearchRetriever(vectorstore=lc_store, k=4, search_kwargs={"score_threshold": cut})
+    assert [d.id for d in ours.invoke("Which database stores vectors?")] == ["a"]
+
+
+def test_unknown_search_options_are_refused_by_name(lc_store: LangChainStore) -> None:
+    with pytest.raises(InvalidInputError, match="filtre"):
+        lc_store.similarity_search("x", k=1, filtre={"n": 1})
+    with pytest.raises(InvalidInputError, match="filtre"):
+        lc_store.similarity_search_by_vector([0.0] * 384, k=1, filtre={"n": 1})
+    with pytest.raises(InvalidInputError, match="bogus"):
+        lc_store.max_marginal_relevance_search("x", k=1, bogus=1)
+    with pytest.raises(InvalidInputError, match="bogus"):
+        lc_store.add_texts(["x"], bogus=True)
+    with pytest.raises(InvalidInputError, match="bogus"):
+        lc_store.delete(["a"], bogus=True)
+    with pytest.raises(InvalidInputError, match="filtre"):
+        MSearchRetriever(vectorstore=lc_store, search_kwargs={"filtre": {"n": 1}})
+    with pytest.raises(InvalidInputError, match="filtre"):
+        MSearchRetriever(vectorstore=lc_store).invoke("x", filtre={"n": 1})
+
+
+def test_retriever_search_kwargs_are_read(lc_store: LangChainStore) -> None:
+    retriever = MSearchRetriever(vectorstore=lc_store, search_kwargs={"k": 1, "filter": {"n": 3}})
+    assert [d.id for d in retriever.invoke("a database")] == ["d"]
+    assert [d.id for d in retriever.invoke("a database", filter={"n": 2})] == ["c"]
+
+
+def test_fusion_is_passed_on(embeddings: MSearchEmbeddings) -> None:
+    store = LangChainStore(
+        HandDense(), "fusion", location=":memory:", sparse_embedding=HandSparse()
+    )
+    store.add_texts(list(CORPUS), ids=list(CORPUS))
+    rrf = store.similarity_search_with_score(QUERY, k=2, mode="hybrid")
+    dbsf = store.similarity_search_with_score(QUERY, k=2, mode="hybrid", fusion="dbsf")
+    assert [s for _, s in rrf] != [s for _, s in dbsf]
+    with pytest.raises(InvalidInputError, match="fusion"):
+        store.similarity_search(QUERY, k=2, mode="hybrid", fusion="max")
+
+
+def test_stock_surface_with_scores_by_vector(lc_store: LangChainStore) -> None:
+    vector = lc_store.embeddings.embed_query("Which database stores vectors?")
+    scored = lc_store.similarity_search_with_score_by_vector(vector, k=2)
+    assert scored[0][0].id == "a" and scored[0][1] > scored[1][1]
+    mmr = lc_store.max_marginal_relevance_search_with_score_by_vector(vector, k=2, fetch_k=4)
+    assert mmr[0][0].id == "a" and mmr[0][1] == pytest.approx(scored[0][1], abs=1e-5)
+
+
+# -- constructor options ----------------------------------------------------------------------
+
+
+def test_constructors_refuse_what_they_cannot_apply(embeddings: MSearchEmbeddings) -> None:
+    with pytest.raises(InvalidInputError, match="bogus_option"):
+        LangChainStore(embeddings, location=":memory:", bogus_option=1)
+    with pytest.raises(InvalidInputError, match="bogus_option"):
+        LlamaStore("x", location=":memory:", bogus_option=1)
+    with Store("mine", location=":memory:") as store:
+        with pytest.raises(InvalidInputError, match="path"):
+            LangChainStore(embeddings, store=store, path="/tmp/elsewhere")
+        with pytest.raises(InvalidInputError, match="collection_name"):
+            LlamaStore("other", store=store)
+    with pytest.raises(InvalidInputError, match="path"):
+        Store("x", client=QdrantClient(":memory:"), path="/tmp/elsewhere")
+
+
+def test_distance_contradicting_the_collection_is_refused(lc_store: LangChainStore) -> None:
+    with pytest.raises(InvalidInputError, match="distance"):
+        LangChainStore(lc_store.embeddings, store=lc_store.store, distance="euclid")
+
+
+# -- LlamaIndex --------------------------------------------------------------------------------
+
+
+def test_llamaindex_alpha_weighs_dense_against_sparse() -> None:
+    store = LlamaStore(
+        "alpha", location=":memory:", embed_model=HandDense(), sparse_embedding=HandSparse()
+    )
+    nodes = [TextNode(id_=t, text=t, embedding=HandDense().embed_query(t)) for t in CORPUS]
+    store.add(nodes)
+
+    def top(alpha: float) -> list[str]:
+        query = VectorStoreQuery(
+            query_embedding=HandDense().embed_query(QUERY),
+            query_str=QUERY,
+            similarity_top_k=2,
+            mode=VectorStoreQueryMode.HYBRID,
+            alpha=alpha,
+        )
+        return list(store.query(query).ids or [])
+
+    assert set(top(1.0)) == {"big cats run fast", "leopards sprint quickly"}  # dense only
+    assert set(top(0.0)) == {"the jaguar car's top speed", "jaguar logo history"}  # sparse only
+    assert top(1.0) != top(0.0)
+
+
+def test_llamaindex_store_records_the_model(minilm: str) -> None:
+    embed = MSearchEmbedding(model=minilm)
+    node = TextNode(id_="n", text="cats", embedding=embed.get_text_embedding("cats"))
+    previous = Settings._embed_model
+    try:
+        Settings.embed_model = embed
+        store = LlamaStore("settings", location=":memory:")
+        store.add([node])
+        assert store.store.schema is not None
+        assert store.store.schema.vectors["text"].model == minilm
+        Settings._embed_model = None
+        unknown = LlamaStore("unknown", location=":memory:")
+        with pytest.warns(UserWarning, match="records no model"):
+            unknown.add([node])
+    finally:
+        Settings._embed_model = previous
+
+
+def test_intruding_model_is_refused_after_settings_recorded(minilm: str) -> None:
+    embed = MSearchEmbedding(model=minilm)
+    previous = Settings._embed_model
+    try:
+        Settings.embed_model = embed
+        store = LlamaStore("guarded", location=":memory:")
+        store.add([TextNode(id_="n", text="cats", embedding=embed.get_text_embedding("cats"))])
+    finally:
+        Settings._embed_model = previous
+    other = LlamaStore(store=store.store, embed_model=HandDense())
+    with pytest.raises(SchemaMismatchError):
+        other.add([TextNode(id_="m", text="x", embedding=[0.0] * 384)])
+
+
+# -- the two adapters agree ---------------------------------------------------------------------
+
+
+def test_rerankers_score_the_same_text_in_both_frameworks(tiny_cross_encoder: str) -> None:
+    text, metadata = "Cats purr when they are content.", {"topic": "pets", "year": 2020}
+    langchain = MSearchReranker(model=tiny_cross_encoder, top_n=None)
+    llama = MSearchRerank(model=tiny_cross_encoder, top_n=None)
+    doc = langchain.compress_documents([Document(page_content=text, metadata=metadata)], "cats")
+    node = llama.postprocess_nodes(
+        [NodeWithScore(node=TextNode(text=text, metadata=metadata), score=0.1)],
+        query_bundle=QueryBundle("cats"),
+    )
+    assert doc[0].metadata["relevance_score"] == pytest.approx(node[0].score, abs=1e-6)
+
+
+def test_retriever_scores_are_msearchs_not_the_callers(
+    embeddings: MSearchEmbeddings, tiny_cross_encoder: str
+) -> None:
+    store = LangChainStore(embeddings, "scores", location=":memory:")
+    store.add_texts(TEXTS, [{"score": "mine"}] * 4, ids=["a", "b", "c", "d"])
+    plain = MSearchRetriever(vectorstore=store, k=2).invoke("a database")
+    assert isinstance(plain[0].metadata["score"], float)
+    reranked = MSearchRetriever(
+        vectorstore=store, k=2, reranker=MSearchReranker(model=tiny_cross_encoder)
+    ).invoke("a database")
+    assert {"score", "relevance_score"} <= set(reranked[0].metadata)
+    assert 0.0 <= reranked[0].metadata["relevance_score"] <= 1.0
+    assert store.get_by_ids(["a"])[0].metadata == {"score": "mine"}  # stored metadata untouched
+
+
+# -- async: the store's query never runs on the caller's loop -------------------------------------
+
+
+async def _max_stall(work: object) -> float:
+    """The longest gap between heartbeats of a task ticking every millisecond during ``work``."""
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def heartbeat() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    task = asyncio.create_task(heartbeat())
+    await asyncio.sleep(0.01)
+    try:
+        await work  # type: ignore[misc]
+    finally:
+        done.set()
+        await task
+    return max(gaps)
+
+
+class WideDense(HandDense):
+    """A fixed 384-dimensional query vector (MiniLM's size); async without a thread."""
+
+    spec = HandDense.spec.with_overrides(name="wide-dense", dim=384)
+    dim = 384
+
+    def embed_query(self, text: str) -> list[float]:
+        return [1.0] + [0.0] * 383
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return self.embed_query(text)
+
+
+async def test_async_searches_do_not_stall_the_event_loop() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(20_000, 384)).astype(np.float32)
+    store = Store("big", location=":memory:", engine="qdrant-client")
+    lc = LangChainStore(WideDense(), store=store)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # qdrant-client warns past 20,000 local points
+        store.ensure_schema(text_schema(384, lc.embedding, None))
+        store.upsert(
+            [Record(id=str(i), vectors={"text": v}, content=str(i)) for i, v in enumerate(vectors)]
+        )
+    started = time.perf_counter()
+    lc.similarity_search(QUERY, k=4)
+    blocking = time.perf_counter() - started
+    assert blocking > 0.02  # so the checks below can fail: one query blocks this long
+    stall = await _max_stall(lc.asimilarity_search(QUERY, k=4))
+    assert stall < blocking / 2, (stall, blocking)
+    llama = LlamaStore(store=store, embed_model=WideDense())
+    query = VectorStoreQuery(query_embedding=WideDense().embed_query(QUERY), similarity_top_k=4)
+    stall = await _max_stall(llama.aquery(query))
+    assert stall < blocking / 2, (stall, blocking)
