@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from langchain_core.embeddings import Embeddings
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from msearch.backends.base import TextEmbedder
 from msearch.embeddings import text_embedder
+from msearch.errors import InvalidInputError
 
 
-class MSearchEmbeddings(Embeddings):
+class MSearchEmbeddings(BaseModel, Embeddings):
     """Local text embeddings for LangChain, on any msearch backend.
 
-    The model loads on first use. ``options`` go to the backend (``batch_size``, ``device``,
-    ``dtype``, ``show_progress``, ``timeout`` ...) or override the model description
-    (``dim``, ``max_tokens``, ``query_prompt`` ...).
+    A pydantic model with declared fields, like ``HuggingFaceEmbeddings``: ``model`` (a
+    registered name, hub id or local folder; ``model_name`` is accepted as its alias),
+    ``backend``, and ``options`` for the backend (``batch_size``, ``device``, ``dtype``,
+    ``show_progress``, ``url`` ...) or the model description (``dim``, ``max_tokens``,
+    ``query_prompt`` ...). Options may also be given as keywords. An option nothing takes is
+    refused by name. The model loads on first use.
 
     Example:
         .. code-block:: python
@@ -26,22 +33,52 @@ class MSearchEmbeddings(Embeddings):
             query = embeddings.embed_query("Where do vectors live?")
     """
 
-    def __init__(self, model: str, backend: str = "sentence-transformers", **options: Any) -> None:
-        self.model = model
-        self.backend = backend
-        self.embedder = text_embedder(model, backend, **options)
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: str = Field(description="model name, hub id or local folder")
+    backend: str = Field(default="sentence-transformers", description="msearch backend name")
+    options: dict[str, Any] = Field(default_factory=dict, description="backend options")
+
+    _build: ClassVar[Callable[..., Any]] = staticmethod(text_embedder)
+    _embedder: Any = PrivateAttr()
+
+    def __init__(
+        self,
+        model: str | None = None,
+        backend: str | None = None,
+        *,
+        model_name: str | None = None,
+        options: dict[str, Any] | None = None,
+        **more_options: Any,
+    ) -> None:
+        if model is not None and model_name is not None and model != model_name:
+            raise InvalidInputError(f"model={model!r} and model_name={model_name!r} disagree")
+        chosen = model or model_name
+        if not chosen:
+            raise InvalidInputError(f"{type(self).__name__} needs model=...")
+        merged = {**(options or {}), **more_options}
+        fields: dict[str, Any] = {"model": chosen, "options": merged}
+        if backend is not None:
+            fields["backend"] = backend
+        super().__init__(**fields)
+        self._embedder = type(self)._build(self.model, self.backend, **self.options)
+
+    @property
+    def embedder(self) -> TextEmbedder:
+        """The msearch embedder underneath (an image or audio one for those subclasses)."""
+        return self._embedder  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r}, backend={self.backend!r})"
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embedder.embed_documents(texts).tolist()  # type: ignore[no-any-return]
+        return self._embedder.embed_documents(texts).tolist()  # type: ignore[no-any-return]
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embedder.embed_query(text).tolist()  # type: ignore[no-any-return]
+        return self._embedder.embed_query(text).tolist()  # type: ignore[no-any-return]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        return (await self.embedder.aembed_documents(texts)).tolist()  # type: ignore[no-any-return]
+        return (await self._embedder.aembed_documents(texts)).tolist()  # type: ignore[no-any-return]
 
     async def aembed_query(self, text: str) -> list[float]:
-        return (await self.embedder.aembed_query(text)).tolist()  # type: ignore[no-any-return]
+        return (await self._embedder.aembed_query(text)).tolist()  # type: ignore[no-any-return]

@@ -6,8 +6,10 @@ They are ``MSearchEmbeddings`` whose text methods use the model's text tower; ``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from pydantic import Field
 
 from langchain_msearch.embeddings import MSearchEmbeddings
 from msearch.backends.base import AudioEmbedder, ImageEmbedder
@@ -31,10 +33,12 @@ class MSearchImageEmbeddings(MSearchEmbeddings):
             query_vector = embeddings.embed_query("a photo of a cat")
     """
 
-    def __init__(self, model: str, backend: str = "transformers", **options: Any) -> None:
-        self.model = model
-        self.backend = backend
-        self.embedder: ImageEmbedder = image_embedder(model, backend, **options)
+    backend: str = Field(default="transformers", description="msearch backend name")
+    _build: ClassVar[Callable[..., Any]] = staticmethod(image_embedder)
+
+    @property
+    def embedder(self) -> ImageEmbedder:
+        return self._embedder  # type: ignore[no-any-return]
 
     def embed_image(self, images: Sequence[Any]) -> list[list[float]]:
         return self.embedder.embed_images(images).tolist()  # type: ignore[no-any-return]
@@ -60,10 +64,12 @@ class MSearchAudioEmbeddings(MSearchEmbeddings):
             query_vector = embeddings.embed_query("a dog barking")
     """
 
-    def __init__(self, model: str, backend: str = "transformers", **options: Any) -> None:
-        self.model = model
-        self.backend = backend
-        self.embedder: AudioEmbedder = audio_embedder(model, backend, **options)
+    backend: str = Field(default="transformers", description="msearch backend name")
+    _build: ClassVar[Callable[..., Any]] = staticmethod(audio_embedder)
+
+    @property
+    def embedder(self) -> AudioEmbedder:
+        return self._embedder  # type: ignore[no-any-return]
 
     def embed_audio(self, audios: Sequence[Any]) -> list[list[float]]:
         return self.embedder.embed_audio(audios).tolist()  # type: ignore[no-any-return]

@@ -13,7 +13,7 @@ from langchain_core.vectorstores import VectorStore
 from qdrant_client import QdrantClient
 
 from msearch.backends.base import SparseEmbedder, SparseVector
-from msearch.errors import InvalidInputError
+from msearch.errors import InvalidInputError, MSearchError
 from msearch.store import TEXT, TEXT_SPARSE, Distance, Hit, Store
 from msearch.store.embedders import as_sparse_embedder
 from msearch.store.filters import Filter
@@ -432,6 +432,28 @@ class MSearchVectorStore(VectorStore):
         """A store (constructor arguments in ``kwargs``) holding ``texts``."""
         store = cls(embedding=embedding, **kwargs)
         store.add_texts(texts, metadatas, ids=ids)
+        return store
+
+    @classmethod
+    def from_existing_collection(
+        cls, embedding: Embeddings, collection_name: str = "msearch", **kwargs: Any
+    ) -> MSearchVectorStore:
+        """A store on a collection that must exist already (constructor arguments in
+        ``kwargs``), checked against ``embedding``: another model's collection is refused."""
+        store = cls(embedding=embedding, collection_name=collection_name, **kwargs)
+        recorded = store.store.schema
+        spec = recorded.vectors.get(store.vector_name) if recorded is not None else None
+        if spec is None:
+            store.close()
+            raise InvalidInputError(
+                f"collection {collection_name!r} does not exist there (or has no "
+                f"{store.vector_name!r} vector); from_texts() or the constructor create one"
+            )
+        try:
+            check_query_model(store.store, store.vector_name, spec.size, embedding)
+        except MSearchError:
+            store.close()
+            raise
         return store
 
     @classmethod

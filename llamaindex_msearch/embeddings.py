@@ -57,11 +57,15 @@ class MSearchEmbedding(_TextTower, MultiModalEmbedding):
     models (CLIP, SigLIP/SigLIP2) as a ``MultiModalEmbedding``.
 
     An image model is recognized by the registry or by a local folder's config.json; pass
-    ``modality="image"`` for any other. It embeds images (paths, ``BytesIO``, bytes, PIL images,
-    arrays, URLs) with ``get_image_embedding`` and texts through its text tower, into one
-    space, so it can be ``MultiModalVectorStoreIndex``'s ``image_embed_model``. Its default
+    ``modality="image"`` for any other. It embeds images (paths, ``BytesIO``, bytes, PIL
+    images, arrays, URLs) with ``get_image_embedding`` and texts through its text tower, into
+    one space, so it can be ``MultiModalVectorStoreIndex``'s ``image_embed_model``. Its default
     backend is ``"transformers"``; a text model's is ``"sentence-transformers"``. A text model
     refuses images with ``InvalidInputError``. Audio models have ``MSearchAudioEmbedding``.
+
+    ``query_instruction``, ``text_instruction``, ``max_length`` and ``normalize`` work as on
+    ``HuggingFaceEmbedding`` (unset, the model's own prompts and limit apply); other options go
+    to the backend, and ``to_dict()``/``from_dict()`` round-trip.
 
     Example:
         .. code-block:: python
@@ -78,15 +82,39 @@ class MSearchEmbedding(_TextTower, MultiModalEmbedding):
     """
 
     modality: str = Field(default="text", description="text or image")
+    query_instruction: str | None = Field(
+        default=None, description="prompt before each query (default: the model's own)"
+    )
+    text_instruction: str | None = Field(
+        default=None, description="prompt before each document (default: the model's own)"
+    )
+    max_length: int | None = Field(default=None, description="token limit (default: model's)")
+    normalize: bool = Field(default=True, description="L2-normalize the vectors")
 
     def __init__(
         self,
-        model: str,
+        model: str | None = None,
         backend: str | None = None,
         embed_batch_size: int | None = None,
         modality: str | None = None,
-        **options: Any,
+        *,
+        query_instruction: str | None = None,
+        text_instruction: str | None = None,
+        max_length: int | None = None,
+        normalize: bool = True,
+        model_name: str | None = None,
+        options: dict[str, Any] | None = None,
+        num_workers: int | None = None,
+        embeddings_cache: Any = None,
+        **more_options: Any,
     ) -> None:
+        # model_name and an options dict are what to_dict() writes: from_dict() round-trips
+        if model is not None and model_name is not None and model != model_name:
+            raise InvalidInputError(f"model={model!r} and model_name={model_name!r} disagree")
+        model = model or model_name
+        if not model:
+            raise InvalidInputError("MSearchEmbedding needs a model name or folder (model=...)")
+        options = {**(options or {}), **more_options}
         kind = Modality(modality) if modality else model_modality(model)
         if kind is Modality.AUDIO:
             raise InvalidInputError(
@@ -99,12 +127,24 @@ class MSearchEmbedding(_TextTower, MultiModalEmbedding):
             backend=backend,
             modality=kind.value,
             options=options,
+            query_instruction=query_instruction,
+            text_instruction=text_instruction,
+            max_length=max_length,
+            normalize=normalize,
+            num_workers=num_workers,
+            embeddings_cache=embeddings_cache,
             embed_batch_size=embed_batch_size or (_IMAGE_BATCH if image else _TEXT_BATCH),
         )
-        if image:
-            self._embedder = image_embedder(model, backend, **options)
-        else:
-            self._embedder = text_embedder(model, backend, **options)
+        # HuggingFaceEmbedding's names for msearch's options; None leaves the model's own
+        named = {
+            "query_prompt": query_instruction,
+            "document_prompt": text_instruction,
+            "max_tokens": max_length,
+            "normalize": None if normalize else False,
+        }
+        chosen = {**{k: v for k, v in named.items() if v is not None}, **options}
+        build = image_embedder if image else text_embedder
+        self._embedder = build(model, backend, **chosen)
 
     @classmethod
     def class_name(cls) -> str:

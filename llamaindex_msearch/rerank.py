@@ -61,8 +61,11 @@ class MSearchRerank(BaseNodePostprocessor):
         score_threshold: float | None = None,
         keep_retrieval_score: bool = True,
         reranker: Reranker | None = None,
-        **options: Any,
+        options: dict[str, Any] | None = None,
+        **more_options: Any,
     ) -> None:
+        # ``options`` as a dict is how to_dict() writes them, so from_dict() round-trips
+        options = {**(options or {}), **more_options}
         model, built = adapter_reranker("MSearchRerank", model, backend, reranker, options)
         super().__init__(  # type: ignore[call-arg]  # pydantic fields declared above
             model=model,

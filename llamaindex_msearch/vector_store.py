@@ -7,6 +7,7 @@ import dataclasses
 import os
 import warnings
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from llama_index.core.schema import (
@@ -27,7 +28,7 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQueryMode,
     VectorStoreQueryResult,
 )
-from pydantic import PrivateAttr
+from pydantic import PrivateAttr, ValidationError
 from qdrant_client import QdrantClient, models
 
 from msearch.backends.base import SparseEmbedder
@@ -86,8 +87,13 @@ class MSearchVectorStore(BasePydanticVectorStore):
     vector_name: str = TEXT
     sparse_vector_name: str = TEXT_SPARSE
     distance: str = "cosine"
+    # where the data lives, so that to_dict()/from_dict() reopen the same collection
+    location: str | None = None
+    path: str | None = None
+    url: str | None = None
 
     _store: Store = PrivateAttr()
+    _portable: bool = PrivateAttr(default=True)
     _embed_model: Any = PrivateAttr(default=None)
     _sparse: SparseEmbedder | None = PrivateAttr(default=None)
 
@@ -106,14 +112,31 @@ class MSearchVectorStore(BasePydanticVectorStore):
         vector_name: str = TEXT,
         sparse_vector_name: str = TEXT_SPARSE,
         store: Store | None = None,
+        stores_text: bool = True,
+        is_embedding_query: bool = True,
+        flat_metadata: bool = False,
         **store_options: Any,
     ) -> None:
+        # to_dict() writes LlamaIndex's class-level flags too; they describe this class
+        fixed = {"stores_text": True, "is_embedding_query": True, "flat_metadata": False}
+        given = {
+            "stores_text": stores_text,
+            "is_embedding_query": is_embedding_query,
+            "flat_metadata": flat_metadata,
+        }
+        changed = sorted(name for name, value in given.items() if value != fixed[name])
+        if changed:
+            raise InvalidInputError(f"MSearchVectorStore cannot change {changed}")
         super().__init__(  # type: ignore[call-arg]  # pydantic fields declared above
             collection_name=collection_name,
             vector_name=vector_name,
             sparse_vector_name=sparse_vector_name,
             distance=str(Distance(distance)),
+            location=location,
+            path=None if path is None else os.fspath(path),
+            url=url,
         )
+        self._portable = store is None and client is None and not store_options
         self._store = adopt_or_open_store(
             store,
             collection_name,
@@ -132,6 +155,17 @@ class MSearchVectorStore(BasePydanticVectorStore):
     @classmethod
     def class_name(cls) -> str:
         return "MSearchVectorStore"
+
+    def to_dict(self, **kwargs: Any) -> dict[str, Any]:
+        """The settings ``from_dict`` reopens the same collection with (never the api key:
+        pass it again to ``from_dict``, or set it in the environment of your own code)."""
+        if not self._portable:
+            raise InvalidInputError(
+                "this MSearchVectorStore was built on a store=/client= object or with extra "
+                "store options, which to_dict() cannot write down; build it with location=, "
+                "path= or url= to serialize it"
+            )
+        return super().to_dict(**kwargs)
 
     @property
     def client(self) -> Any:
@@ -370,15 +404,30 @@ def _texts(nodes: Sequence[BaseNode]) -> tuple[list[str], list[str]]:
 
 
 def to_qdrant_filter(filters: MetadataFilters | None) -> models.Filter | None:
-    """LlamaIndex metadata filters as a Qdrant filter over msearch's ``metadata`` payload."""
-    if filters is None or not filters.filters:
+    """LlamaIndex metadata filters as a Qdrant filter over msearch's ``metadata`` payload.
+
+    Whatever LlamaIndex accepts is either matched as the stock Qdrant store does (a float
+    equality is a one-point range, ``None`` matches a null, dates in ISO form compare as dates)
+    or refused with an InvalidInputError naming the filter; empty nested filters match all.
+    """
+    if filters is None:
         return None
     conditions: list[Any] = []
     for item in filters.filters:
         if isinstance(item, MetadataFilters):
-            conditions.append(to_qdrant_filter(item))
+            nested = to_qdrant_filter(item)
+            if nested is not None:
+                conditions.append(nested)
         else:
-            conditions.append(_condition(item))
+            try:
+                conditions.append(_condition(item))
+            except ValidationError as err:
+                raise InvalidInputError(
+                    f"filter {item.key!r} {item.operator.value} {item.value!r} cannot be "
+                    f"matched: {err.errors()[0].get('msg', err)}"
+                ) from None
+    if not conditions:
+        return None
     if filters.condition == FilterCondition.OR:
         return models.Filter(should=conditions)
     if filters.condition == FilterCondition.NOT:
@@ -386,34 +435,66 @@ def to_qdrant_filter(filters: MetadataFilters | None) -> models.Filter | None:
     return models.Filter(must=conditions)
 
 
+_RANGES = {
+    FilterOperator.GT: "gt",
+    FilterOperator.GTE: "gte",
+    FilterOperator.LT: "lt",
+    FilterOperator.LTE: "lte",
+}
+
+
+def _equal(key: str, value: Any) -> Any:
+    """The condition ``key == value`` for any scalar LlamaIndex allows."""
+    if value is None:
+        return models.IsNullCondition(is_null=models.PayloadField(key=key))
+    if isinstance(value, float):
+        return models.FieldCondition(key=key, range=models.Range(gte=value, lte=value))
+    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
+def _any_of(key: str, values: Any) -> Any:
+    items = list(values)
+    if items and all(isinstance(v, str) for v in items):
+        return models.FieldCondition(key=key, match=models.MatchAny(any=items))
+    if items and all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+        return models.FieldCondition(key=key, match=models.MatchAny(any=items))
+    return models.Filter(should=[_equal(key, v) for v in items])
+
+
 def _condition(item: MetadataFilter) -> Any:
     key, op = f"{s.METADATA}.{item.key}", item.operator
     value: Any = item.value
     if op == FilterOperator.EQ:
-        return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+        return _equal(key, value)
     if op == FilterOperator.NE:
-        match = models.FieldCondition(key=key, match=models.MatchValue(value=value))
-        return models.Filter(must_not=[match])
-    ranges = {
-        FilterOperator.GT: "gt",
-        FilterOperator.GTE: "gte",
-        FilterOperator.LT: "lt",
-        FilterOperator.LTE: "lte",
-    }
-    if op in ranges:
-        return models.FieldCondition(key=key, range=models.Range(**{ranges[op]: value}))
+        return models.Filter(must_not=[_equal(key, value)])
+    if op in _RANGES:
+        if isinstance(value, str):
+            return models.FieldCondition(
+                key=key, range=models.DatetimeRange(**{_RANGES[op]: _iso_datetime(item)})
+            )
+        return models.FieldCondition(key=key, range=models.Range(**{_RANGES[op]: value}))
     if op in (FilterOperator.IN, FilterOperator.ANY):
-        return models.FieldCondition(key=key, match=models.MatchAny(any=list(value)))
+        return _any_of(key, value)
     if op == FilterOperator.NIN:
-        return models.FieldCondition(key=key, match=models.MatchExcept(**{"except": list(value)}))
+        return models.Filter(must_not=[_any_of(key, value)])
     if op == FilterOperator.ALL:
-        return models.Filter(
-            must=[models.FieldCondition(key=key, match=models.MatchValue(value=v)) for v in value]
-        )
+        return models.Filter(must=[_equal(key, v) for v in value])
     if op == FilterOperator.CONTAINS:
-        return models.FieldCondition(key=key, match=models.MatchAny(any=[value]))
+        return _equal(key, value)
     if op == FilterOperator.TEXT_MATCH:
         return models.FieldCondition(key=key, match=models.MatchText(text=value))
     if op == FilterOperator.IS_EMPTY:
         return models.IsEmptyCondition(is_empty=models.PayloadField(key=key))
     raise InvalidInputError(f"filter operator {op!r} is not supported by msearch's store")
+
+
+def _iso_datetime(item: MetadataFilter) -> datetime:
+    """A string range bound, which Qdrant compares only as a date and time."""
+    try:
+        return datetime.fromisoformat(str(item.value))
+    except ValueError:
+        raise InvalidInputError(
+            f"filter {item.key!r} {item.operator.value} {item.value!r}: Qdrant compares strings "
+            "only as ISO dates and times; give a number or an ISO date"
+        ) from None

@@ -84,6 +84,10 @@ class STTextEmbedder(_STModel, TextEmbedderBase):
             model.max_seq_length = self.spec.max_tokens
         if self.spec.pooling is not None:
             _set_pooling(st, model, self.spec.pooling, self.spec.name)
+        if not self.normalize:  # the model's own Normalize layer would undo normalize=False
+            for key, module in list(model._modules.items()):
+                if isinstance(module, st.models.Normalize):
+                    del model._modules[key]
         # msearch puts the prompt before each text itself (see prompts()); sentence-transformers
         # must not add its default prompt on top of it
         self._loaded_prompts = choose_prompts(

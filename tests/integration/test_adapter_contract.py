@@ -281,3 +281,123 @@ async def test_async_searches_do_not_stall_the_event_loop() -> None:
     query = VectorStoreQuery(query_embedding=WideDense().embed_query(QUERY), similarity_top_k=4)
     stall = await _max_stall(llama.aquery(query))
     assert stall < blocking / 2, (stall, blocking)
+
+
+# -- LlamaIndex filters that LlamaIndex accepts --------------------------------------------------
+
+FILTERED = {
+    "a": {"x": 1.5, "tag": "red", "day": "2026-01-05"},
+    "b": {"x": 2.5, "tag": "blue", "day": "2026-03-01"},
+    "c": {"x": None, "tag": "red", "day": "2025-12-31"},
+    "d": {"x": 3, "tag": "green", "day": "2026-02-10"},
+}
+
+
+@pytest.mark.parametrize("engine", ["qdrant-client", "edge"])
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ([("x", 1.5, "==")], {"a"}),
+        ([("x", 1.5, "!=")], {"b", "c", "d"}),
+        ([("x", None, "==")], {"c"}),
+        ([("x", [1.5, 3], "in")], {"a", "d"}),
+        ([("x", [2.5], "nin")], {"a", "c", "d"}),
+        ([("day", "2026-01-31", ">")], {"b", "d"}),
+        ([("tag", ["red", "green"], "in")], {"a", "c", "d"}),
+        ([], {"a", "b", "c", "d"}),
+    ],
+)
+def test_llamaindex_filters_match_as_the_stock_store(
+    engine: str, filters: list[tuple[str, object, str]], expected: set[str]
+) -> None:
+    from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
+
+    store = LlamaStore("filters", location=":memory:", embed_model=HandDense(), engine=engine)
+    store.add(
+        [
+            TextNode(id_=name, text=name, metadata=meta, embedding=[1.0, 0.0, 0.0])
+            for name, meta in FILTERED.items()
+        ]
+    )
+    nested = MetadataFilters(filters=[])  # an empty nested group matches everything
+    given = MetadataFilters(
+        filters=[MetadataFilter(key=k, value=v, operator=op) for k, v, op in filters] + [nested]
+    )
+    assert {node.node_id for node in store.get_nodes(filters=given)} == expected
+
+
+def test_llamaindex_filters_qdrant_cannot_match_are_refused_typed() -> None:
+    from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
+
+    store = LlamaStore("refused", location=":memory:", embed_model=HandDense())
+    bad = MetadataFilters(filters=[MetadataFilter(key="tag", value="m", operator=">")])
+    with pytest.raises(InvalidInputError, match="ISO"):
+        store.get_nodes(filters=bad)
+
+
+# -- the stock classes' surface and serialization -------------------------------------------------
+
+
+def test_langchain_embeddings_are_a_pydantic_model_with_fields(minilm: str) -> None:
+    embeddings = MSearchEmbeddings(model_name=minilm, batch_size=4)
+    assert embeddings.model_dump() == {
+        "model": minilm,
+        "backend": "sentence-transformers",
+        "options": {"batch_size": 4},
+    }
+    assert embeddings.embedder.batch_size == 4  # type: ignore[attr-defined]
+    again = MSearchEmbeddings(**embeddings.model_dump())
+    np.testing.assert_allclose(again.embed_query("cats"), embeddings.embed_query("cats"), atol=1e-6)
+    with pytest.raises(InvalidInputError, match="bogus_option"):
+        MSearchEmbeddings(model=minilm, bogus_option=1)
+
+
+def test_from_existing_collection(lc_store: LangChainStore, embeddings: MSearchEmbeddings) -> None:
+    reopened = LangChainStore.from_existing_collection(embeddings, store=lc_store.store)
+    assert reopened.similarity_search("a database", k=1)[0].id == "a"
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        LangChainStore.from_existing_collection(embeddings, "nothing", location=":memory:")
+    with pytest.raises(SchemaMismatchError):
+        LangChainStore.from_existing_collection(HandDense(), store=lc_store.store)
+
+
+def test_llamaindex_embedding_round_trips_and_takes_hf_names(minilm: str) -> None:
+    embed = MSearchEmbedding(
+        model=minilm, query_instruction="query: ", text_instruction="passage: ", max_length=64
+    )
+    back = MSearchEmbedding.from_dict(embed.to_dict())
+    assert back.to_dict() == embed.to_dict()
+    np.testing.assert_allclose(
+        back.get_query_embedding("cats"), embed.get_query_embedding("cats"), atol=1e-6
+    )
+    plain = MSearchEmbedding(model=minilm)
+    np.testing.assert_allclose(
+        embed.get_query_embedding("cats"), plain.get_text_embedding("query: cats"), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        embed.get_text_embedding("cats"), plain.get_text_embedding("passage: cats"), atol=1e-6
+    )
+    raw = MSearchEmbedding(model=minilm, normalize=False).get_text_embedding("cats")
+    assert abs(float(np.linalg.norm(raw)) - 1.0) > 1e-3
+
+
+def test_llamaindex_rerank_round_trips(tiny_cross_encoder: str) -> None:
+    rerank = MSearchRerank(model=tiny_cross_encoder, top_n=2, batch_size=4)
+    back = MSearchRerank.from_dict(rerank.to_dict())
+    assert back.to_dict() == rerank.to_dict() and back.top_n == 2
+
+
+def test_llamaindex_vector_store_round_trips_its_location(tmp_path: object) -> None:
+    folder = str(tmp_path)
+    store = LlamaStore("kept", path=folder, embed_model=HandDense())
+    store.add([TextNode(id_="n", text="n", embedding=[1.0, 0.0, 0.0])])
+    data = store.to_dict()
+    store.close()
+    back = LlamaStore.from_dict(data)
+    assert [node.node_id for node in back.get_nodes()] == ["n"]
+    back.close()
+    with (
+        Store("x", location=":memory:") as shared,
+        pytest.raises(InvalidInputError, match="to_dict"),
+    ):
+        LlamaStore(store=shared).to_dict()

@@ -113,6 +113,10 @@ def test_bad_settings_are_clear_errors(tmp_path, corpus, capsys, monkeypatch) ->
     monkeypatch.delenv("MSEARCH_CHUNK_TOKENS")
     code, _, err = run(capsys, "search", "x", "--store", str(tmp_path / "s"), "-k", "0")
     assert code == 2 and "-k must be >= 1" in err
+    monkeypatch.setenv("MSEARCH_TEXT_BACKEND", "sentence-transformer")  # one letter short
+    code, _, err = run(capsys, "index", str(corpus), "--store", str(tmp_path / "s"))
+    assert code == 2 and "backend 'sentence-transformer' has no text support" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_precision_setting_reaches_the_models(tmp_path, corpus, capsys, monkeypatch) -> None:
