@@ -19,18 +19,13 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from msearch.crossmodal import MediaCollection
+from msearch.hits import result_metadata
 from msearch.store import Hit, Store
 
 
 def to_document(hit: Hit) -> Document:
-    """A Document whose metadata carries source, modality, score and id beside the caller's."""
-    metadata = {
-        **hit.metadata,
-        "source": hit.source,
-        "modality": hit.modality,
-        "score": hit.score,
-        "id": hit.id,
-    }
+    """A Document with the metadata every msearch retriever shows (``msearch.hits``)."""
+    metadata, _ = result_metadata(hit)
     return Document(page_content=hit.content or "", metadata=metadata, id=hit.id)
 
 

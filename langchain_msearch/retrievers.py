@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from langchain_msearch.vectorstores import MSearchVectorStore
 from msearch.errors import InvalidInputError
+from msearch.hits import result_metadata
 from msearch.store import Hit
 from msearch.store.text import (
     MODES,
@@ -23,11 +24,6 @@ from msearch.store.text import (
     check_options,
     rerank_hits,
 )
-
-SCORE_KEY = "score"
-RELEVANCE_KEY = "relevance_score"
-SOURCE_KEY = "source"
-MODALITY_KEY = "modality"
 
 
 class MSearchRetriever(BaseRetriever):
@@ -129,16 +125,10 @@ _OPTIONS = ("k", "filter", "mode", "fusion", "score_threshold", "fetch_k")
 
 
 def _document(hit: Hit, search_score: float | None = None) -> Document:
-    metadata = dict(hit.metadata)
-    if hit.source is not None:
-        metadata.setdefault(SOURCE_KEY, hit.source)
-    if hit.modality is not None:
-        metadata.setdefault(MODALITY_KEY, hit.modality)
     if search_score is None:
-        metadata[SCORE_KEY] = hit.score
-    else:
-        metadata[SCORE_KEY] = search_score
-        metadata[RELEVANCE_KEY] = hit.score
+        metadata, _ = result_metadata(hit)
+    else:  # reranked: the hit's score is the reranker's
+        metadata, _ = result_metadata(hit, search_score=search_score, relevance=hit.score)
     return Document(id=hit.id, page_content=hit.content or "", metadata=metadata)
 
 

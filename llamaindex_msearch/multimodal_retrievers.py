@@ -16,11 +16,12 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import ImageNode, MediaResource, Node, NodeWithScore, QueryBundle
 
 from msearch.crossmodal import MediaCollection
+from msearch.hits import result_metadata
 from msearch.store import Hit, Store
 
 
 def _metadata(hit: Hit) -> dict[str, Any]:
-    return {**hit.metadata, "source": hit.source, "modality": hit.modality}
+    return result_metadata(hit)[0]
 
 
 def to_image_node(hit: Hit) -> NodeWithScore:

@@ -11,6 +11,7 @@ from llama_index.core.vector_stores.types import MetadataFilters
 
 from llamaindex_msearch.vector_store import MSearchVectorStore, to_node, to_qdrant_filter
 from msearch.errors import InvalidInputError
+from msearch.hits import result_metadata
 from msearch.store import Hit
 from msearch.store.text import (
     MODES,
@@ -22,9 +23,6 @@ from msearch.store.text import (
     rerank_hits,
     search,
 )
-
-SOURCE_KEY = "source"
-MODALITY_KEY = "modality"
 
 
 class MSearchRetriever(BaseRetriever):
@@ -123,9 +121,9 @@ class MSearchRetriever(BaseRetriever):
             else None
         )
         hits = self._search(dense, sparse)
-        if self.reranker is not None:
-            hits = rerank_hits(self.reranker, query, hits, self.k)
-        return [_scored(hit) for hit in hits[: self.k]]
+        if self.reranker is None:
+            return [_scored(hit) for hit in hits[: self.k]]
+        return _reranked(hits, rerank_hits(self.reranker, query, hits, self.k))
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         query = query_bundle.query_str
@@ -139,16 +137,22 @@ class MSearchRetriever(BaseRetriever):
             else None
         )
         hits = await asyncio.to_thread(self._search, dense, sparse)
-        if self.reranker is not None:
-            hits = await arerank_hits(self.reranker, query, hits, self.k)
-        return [_scored(hit) for hit in hits[: self.k]]
+        if self.reranker is None:
+            return [_scored(hit) for hit in hits[: self.k]]
+        return _reranked(hits, await arerank_hits(self.reranker, query, hits, self.k))
 
 
-def _scored(hit: Hit) -> NodeWithScore:
+def _scored(hit: Hit, search_score: float | None = None) -> NodeWithScore:
+    """A node with the metadata every msearch retriever shows (``msearch.hits``); the keys
+    msearch adds are hidden from the LLM and the embedder."""
     node = to_node(hit)
-    for key, value in ((SOURCE_KEY, hit.source), (MODALITY_KEY, hit.modality)):
-        if value is not None and key not in node.metadata:
-            node.metadata[key] = value
-            node.excluded_llm_metadata_keys.append(key)
-            node.excluded_embed_metadata_keys.append(key)
+    relevance = None if search_score is None else hit.score
+    node.metadata, added = result_metadata(hit, search_score=search_score, relevance=relevance)
+    node.excluded_llm_metadata_keys.extend(added)
+    node.excluded_embed_metadata_keys.extend(added)
     return NodeWithScore(node=node, score=hit.score)
+
+
+def _reranked(searched: list[Hit], reranked: list[Hit]) -> list[NodeWithScore]:
+    scores = {hit.point_id: hit.score for hit in searched}
+    return [_scored(hit, scores[hit.point_id]) for hit in reranked]

@@ -110,7 +110,9 @@ def test_retriever_with_reranker_keeps_the_rerankers_order(
     candidates = store.similarity_search(query, k=5)
     expected = model.rerank(query, [d.page_content for d in candidates], top_n=2)
     assert [d.id for d in docs] == [candidates[r.index].id for r in expected]
-    assert [d.metadata["relevance_score"] for d in docs] == pytest.approx([r.score for r in expected])
+    assert [d.metadata["relevance_score"] for d in docs] == pytest.approx(
+        [r.score for r in expected]
+    )
 
 
 async def test_async_paths(embeddings: MSearchEmbeddings) -> None:
