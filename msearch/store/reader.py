@@ -142,7 +142,7 @@ class StoreReader:
         )
         spec = schema.vectors.get(vector_name)
         distance = spec.distance if spec is not None else s.Distance.DOT
-        return _above([_hit(point) for point in points], score_threshold, distance)
+        return _above(_ranked(points, distance), score_threshold, distance)
 
     def fused_query(
         self,
@@ -174,7 +174,7 @@ class StoreReader:
             for name, vector in vectors.items()
         ]
         points = self.engine.fuse(self.collection, prefetch, fusion, k, to_qdrant(filter))
-        return _above([_hit(point) for point in points], score_threshold, s.Distance.DOT)
+        return _above(_ranked(points, s.Distance.DOT), score_threshold, s.Distance.DOT)
 
     def hybrid_query(
         self,
@@ -257,8 +257,16 @@ def weighted_fusion(lists: Sequence[list[Hit]], weights: Sequence[float], k: int
             normalized = (score - low) / (high - low) if high > low else 1.0
             total[hit.point_id] = total.get(hit.point_id, 0.0) + weight * normalized
             first.setdefault(hit.point_id, hit)
-    order = sorted(total, key=lambda point: -total[point])[:k]
+    order = sorted(total, key=lambda point: (-total[point], point))[:k]
     return [dataclasses.replace(first[point], score=total[point]) for point in order]
+
+
+def _ranked(points: Sequence[StoredPoint], distance: s.Distance) -> list[Hit]:
+    """Hits best first, equal scores in point-id order: engines break ties differently
+    (and not always the same way twice), so every surface gets one order."""
+    sign = 1.0 if distance in (s.Distance.EUCLID, s.Distance.MANHATTAN) else -1.0
+    hits = [_hit(point) for point in points]
+    return sorted(hits, key=lambda hit: (sign * float(hit.score or 0.0), hit.point_id))
 
 
 def _above(hits: list[Hit], threshold: float | None, distance: s.Distance) -> list[Hit]:
