@@ -15,7 +15,7 @@ from langchain_qdrant import QdrantVectorStore, RetrievalMode, SparseEmbeddings,
 from qdrant_client import QdrantClient, models
 
 from msearch.backends.base import SparseEmbedder
-from msearch.store.client import Connection, connect
+from msearch.store.client import Connection, own_client
 from msearch.store.embedders import as_sparse_embedder
 
 
@@ -37,7 +37,8 @@ def qdrant_vectorstore(
     **store_options: Any,
 ) -> QdrantVectorStore:
     """A ``langchain_qdrant.QdrantVectorStore``: hybrid (dense + msearch sparse) when
-    ``sparse_embedding`` is given, dense otherwise; its collection is created if missing.
+    ``sparse_embedding`` is given, dense otherwise; its collection is created if missing. It
+    gets a client of its own: close it with ``store.client.close()`` when done.
 
     Example:
         .. code-block:: python
@@ -51,18 +52,17 @@ def qdrant_vectorstore(
             )
             store.add_texts(["Qdrant stores vectors."])
     """
+    connection = Connection(
+        location=location,
+        path=path,
+        url=url,
+        api_key=api_key,
+        https=https,
+        timeout=timeout,
+        prefer_grpc=prefer_grpc,
+    )
     if client is None:
-        client = connect(
-            Connection(
-                location=location,
-                path=path,
-                url=url,
-                api_key=api_key,
-                https=https,
-                timeout=timeout,
-                prefer_grpc=prefer_grpc,
-            )
-        )
+        client = own_client(connection)  # the returned store's alone: close store.client
     sparse = None if sparse_embedding is None else _stock_sparse(sparse_embedding)
     dense_name = store_options.pop("vector_name", "")
     sparse_name = store_options.pop("sparse_vector_name", "langchain-sparse")

@@ -7,15 +7,16 @@ collection that LangChain and the ``msearch`` command also read.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from typing import Any
 
 from llama_index.vector_stores.qdrant import QdrantVectorStore
-from qdrant_client import QdrantClient
+from qdrant_client import AsyncQdrantClient, QdrantClient
 
 from msearch.backends.base import SparseEmbedder
-from msearch.store.client import Connection, connect
+from msearch.store.client import Connection, own_client
 from msearch.store.embedders import as_sparse_embedder
 
 SparseFn = Callable[[list[str]], tuple[list[list[int]], list[list[float]]]]
@@ -40,6 +41,10 @@ def qdrant_vector_store(
     """A ``llama_index.vector_stores.qdrant.QdrantVectorStore``, hybrid with msearch's sparse
     model when ``sparse_embedding`` is given (no fastembed needed), dense otherwise.
 
+    It gets a client of its own (close it with ``store.client.close()`` when done; an embedded
+    folder opens in one client per process). Its async methods work on every connection: a
+    server gets an ``AsyncQdrantClient`` too; on an embedded client they run in a thread.
+
     Example:
         .. code-block:: python
 
@@ -50,18 +55,17 @@ def qdrant_vector_store(
                 "docs", location=":memory:", sparse_embedding=sparse_embedder("BAAI/bge-m3")
             )
     """
+    connection = Connection(
+        location=location,
+        path=path,
+        url=url,
+        api_key=api_key,
+        https=https,
+        timeout=timeout,
+        prefer_grpc=prefer_grpc,
+    )
     if client is None:
-        client = connect(
-            Connection(
-                location=location,
-                path=path,
-                url=url,
-                api_key=api_key,
-                https=https,
-                timeout=timeout,
-                prefer_grpc=prefer_grpc,
-            )
-        )
+        client = own_client(connection)  # the returned store's alone: close store.client
     hybrid: dict[str, Any] = {}
     if sparse_embedding is not None:
         embedder = as_sparse_embedder(sparse_embedding)
@@ -70,7 +74,15 @@ def qdrant_vector_store(
             "sparse_doc_fn": _sparse_fn(embedder, query=False),
             "sparse_query_fn": _sparse_fn(embedder, query=True),
         }
-    return QdrantVectorStore(
+    if url is not None and "aclient" not in store_options:
+        # a server serves both clients; LlamaIndex's async methods need their own
+        store_options["aclient"] = AsyncQdrantClient(
+            url=url, api_key=api_key, https=https, timeout=timeout, prefer_grpc=prefer_grpc
+        )
+    cls: type[Any] = (
+        QdrantVectorStore if "aclient" in store_options else _ThreadedAsyncQdrantVectorStore
+    )
+    return cls(
         collection_name=collection_name,
         client=client,
         shard_number=shard_number,
@@ -78,6 +90,29 @@ def qdrant_vector_store(
         **hybrid,
         **store_options,
     )
+
+
+class _ThreadedAsyncQdrantVectorStore(QdrantVectorStore):
+    """The stock store on an embedded client, whose async methods need an async client that
+    cannot share the embedded data: they run the sync methods in a worker thread instead."""
+
+    async def async_add(self, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(self.add, *args, **kwargs)
+
+    async def aquery(self, query: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(self.query, query, **kwargs)
+
+    async def adelete(self, *args: Any, **kwargs: Any) -> None:
+        await asyncio.to_thread(self.delete, *args, **kwargs)
+
+    async def adelete_nodes(self, *args: Any, **kwargs: Any) -> None:
+        await asyncio.to_thread(self.delete_nodes, *args, **kwargs)
+
+    async def aget_nodes(self, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(self.get_nodes, *args, **kwargs)
+
+    async def aclear(self) -> None:
+        await asyncio.to_thread(self.clear)
 
 
 def _sparse_fn(embedder: SparseEmbedder, *, query: bool) -> SparseFn:

@@ -116,6 +116,28 @@ def connect(connection: Connection) -> QdrantClient:
         return client
 
 
+def own_client(connection: Connection) -> QdrantClient:
+    """A QdrantClient that belongs to the caller alone (close it when done).
+
+    For the stock langchain-qdrant / llama-index classes, which never close their client:
+    sharing msearch's per-folder client with them would let one close it under the other.
+    An embedded folder that an msearch store in this process holds is refused (qdrant-client
+    opens a folder once per process).
+    """
+    folder = connection.folder()
+    if folder is None:
+        return _new_client(connection)
+    with _shared_lock:
+        if folder in _shared:
+            raise StoreLockedError(
+                f"the embedded Qdrant folder {folder} is open in an msearch store in this "
+                "process; close it first, or use msearch's own vector store on it"
+            )
+    check_folder(folder, CLIENT)
+    folder.mkdir(parents=True, exist_ok=True)
+    return _open_folder(folder, connection.client_options or {})
+
+
 def release(client: QdrantClient) -> None:
     """Close ``client`` unless another store in this process still uses its folder."""
     with _shared_lock:

@@ -401,3 +401,39 @@ def test_llamaindex_vector_store_round_trips_its_location(tmp_path: object) -> N
         pytest.raises(InvalidInputError, match="to_dict"),
     ):
         LlamaStore(store=shared).to_dict()
+
+
+# -- the stock-class factories ---------------------------------------------------------------------
+
+
+async def test_stock_llamaindex_store_works_async_and_owns_its_client(tmp_path: object) -> None:
+    from llamaindex_msearch.qdrant import qdrant_vector_store
+
+    folder = f"{tmp_path}/stock"
+    stock = qdrant_vector_store("stock", path=folder)
+    await stock.async_add(
+        [TextNode(id_="a" * 8 + "-0000-0000-0000-" + "0" * 12, text="x", embedding=[1.0, 0.0, 0.0])]
+    )
+    query = VectorStoreQuery(query_embedding=[1.0, 0.0, 0.0], similarity_top_k=1)
+    assert len((await stock.aquery(query)).nodes) == 1
+    stock.client.close()
+    # the folder is free again for another client: nothing of msearch's kept it open
+    again = qdrant_vector_store("stock", path=folder)
+    assert len(again.query(query).nodes) == 1
+    again.client.close()
+
+
+def test_stock_langchain_store_owns_its_client(tmp_path: object) -> None:
+    from langchain_msearch.qdrant import qdrant_vectorstore
+
+    folder = f"{tmp_path}/stock-lc"
+    stock = qdrant_vectorstore(HandDense(), "stock", path=folder)
+    stock.add_texts(["big cats run fast"])
+    stock.client.close()
+    with Store("msearch", path=folder) as store:  # a later msearch store gets a live client
+        assert store.schema is None
+    reopened = qdrant_vectorstore(HandDense(), "stock", path=folder)
+    assert [d.page_content for d in reopened.similarity_search("big cats run fast", k=1)] == [
+        "big cats run fast"
+    ]
+    reopened.client.close()
