@@ -236,6 +236,8 @@ class _InfinityModel:
         **options: Any,
     ) -> None:
         super().__init__(spec, **options)  # type: ignore[call-arg]
+        if dtype not in _DTYPES:  # infinity would only fail when the engine starts
+            raise InvalidInputError(f"dtype must be one of {', '.join(_DTYPES)}; got {dtype!r}")
         engine_args = _with_pooling(spec, dict(engine_args or {}))
         self.engine = InfinityEngine(
             spec.name,
@@ -254,6 +256,8 @@ class _InfinityModel:
         return with_progress(list(range(0, count, self.batch_size * 8)), self.show_progress, desc)
 
 
+#: infinity-emb's own ``Dtype`` values.
+_DTYPES = ("float32", "float16", "bfloat16", "int8", "fp8", "auto")
 _POOLING_METHODS = {Pooling.MEAN: "mean", Pooling.CLS: "cls"}
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from grpc import RpcError
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ApiException
 
@@ -127,9 +128,11 @@ class ClientEngine:
         if self._lock is None:
             try:
                 return fn(*args, **kwargs)
-            except ApiException as err:  # unreachable server, HTTP errors, bad answers
+            except (ApiException, RpcError) as err:  # unreachable, HTTP/gRPC errors, bad answers
                 what = getattr(fn, "__name__", "a call")
-                raise StoreError(f"the Qdrant server failed during {what}: {err}") from err
+                details = getattr(err, "details", None)  # a gRPC error's own message
+                detail = details() if callable(details) else err
+                raise StoreError(f"the Qdrant server failed during {what}: {detail}") from err
         with self._lock:
             return fn(*args, **kwargs)
 

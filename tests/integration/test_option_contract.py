@@ -165,7 +165,7 @@ def test_unknown_options_of_the_other_factories_are_refused(minilm: str) -> None
         text_embedder(minilm, "no-such-backend")
 
 
-def test_a_bad_dtype_is_the_same_error_on_every_torch_backend(minilm: str) -> None:
-    for backend in ("sentence-transformers", "flag", "qwen3"):
+def test_a_bad_dtype_is_the_same_error_on_every_in_process_backend(minilm: str) -> None:
+    for backend in ("sentence-transformers", "flag", "qwen3", "infinity"):
         with pytest.raises(InvalidInputError, match="float64"):
             text_embedder(minilm, backend, dtype="float64")

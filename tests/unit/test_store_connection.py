@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from qdrant_client import QdrantClient, models
 
-from msearch.errors import InvalidInputError
+from msearch.errors import InvalidInputError, StoreError
 from msearch.store import ClientEngine, Schema, SparseSpec, Store, VectorSpec, default_path
 from msearch.store.client import Connection, connect, release
 
@@ -96,3 +96,8 @@ def test_one_folder_is_shared_within_a_process(tmp_path: Path) -> None:
     first.close()
     assert second.count() == 0  # still open for the other user
     second.close()
+
+
+def test_an_unreachable_grpc_server_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match="the Qdrant server failed"):
+        Store("x", url="http://127.0.0.1:9", prefer_grpc=True, timeout=2)
