@@ -17,10 +17,10 @@ from msearch.errors import InvalidInputError
 from msearch.hits import result_metadata
 from msearch.store import Hit
 from msearch.store.text import (
-    MODES,
     arerank_hits,
     as_reranker,
     candidates,
+    check_mode,
     check_options,
     rerank_hits,
 )
@@ -74,8 +74,8 @@ class MSearchRetriever(BaseRetriever):
     @model_validator(mode="after")
     def _check(self) -> MSearchRetriever:
         check_options(self.search_kwargs, _OPTIONS, "MSearchRetriever search_kwargs")
-        if self.mode not in MODES:
-            raise InvalidInputError(f"mode must be one of {MODES}, got {self.mode!r}")
+        # at construction, as LlamaIndex's retriever does: hybrid needs the store's sparse model
+        check_mode(self.mode, self.vectorstore.sparse_embedding)
         if isinstance(self.k, bool) or self.k < 1:
             raise InvalidInputError(f"k must be a positive integer, got {self.k!r}")
         if self.reranker is not None:

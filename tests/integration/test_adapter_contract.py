@@ -437,3 +437,48 @@ def test_stock_langchain_store_owns_its_client(tmp_path: object) -> None:
         "big cats run fast"
     ]
     reopened.client.close()
+
+
+def test_hybrid_without_a_sparse_model_fails_at_construction_in_both(
+    lc_store: LangChainStore,
+) -> None:
+    from llamaindex_msearch import MSearchRetriever as LlamaRetriever
+
+    with pytest.raises(InvalidInputError, match="sparse"):
+        MSearchRetriever(vectorstore=lc_store, mode="hybrid")
+    with pytest.raises(InvalidInputError, match="sparse"):
+        LlamaRetriever(LlamaStore(store=lc_store.store), HandDense(), mode="hybrid")
+
+
+def test_a_source_filter_finds_indexed_files_in_both_frameworks(
+    minilm: str, embeddings: MSearchEmbeddings, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
+
+    from msearch import text_embedder
+    from msearch.indexing import FolderIndexer, IndexOptions
+
+    folder = Path(f"{tmp_path}/docs")
+    folder.mkdir()
+    (folder / "cats.txt").write_text("Cats sleep most of the day.")
+    (folder / "rhine.txt").write_text("The Rhine flows through Basel.")
+    with Store("files", location=":memory:") as store:
+        indexer = FolderIndexer(
+            store,
+            text_embedder("sentence-transformers/all-MiniLM-L6-v2"),
+            options=IndexOptions(show_progress=False),
+        )
+        indexer.index(folder)
+        cats = str(folder / "cats.txt")
+        lc = LangChainStore(
+            MSearchEmbeddings(model="sentence-transformers/all-MiniLM-L6-v2"), store=store
+        )
+        docs = lc.similarity_search("a river", k=2, filter={"source": cats})
+        assert [d.metadata for d in docs] == [{"source": cats, "chunk": 0}]
+        llama = LlamaStore(store=store)
+        by_source = MetadataFilters(filters=[MetadataFilter(key="source", value=cats)])
+        nodes = llama.get_nodes(filters=by_source)
+        assert [n.metadata for n in nodes] == [{"source": cats, "chunk": 0}]
+        assert nodes[0].ref_doc_id == cats
