@@ -13,6 +13,10 @@ from collections.abc import Callable, Iterable, Iterator
 TokenCounter = Callable[[list[str]], list[int]]
 
 _WORD = re.compile(r"\S+\s*|\s+")
+#: Characters in one "word" at most: a longer run without whitespace (a URL, base64, a hash, a
+#: language written without spaces) is cut into pieces this long, so chunking stays linear in
+#: the input and no chunk outgrows its token limit by more than one such piece.
+MAX_WORD_CHARS = 64
 
 
 def approximate_tokens(words: list[str]) -> list[int]:
@@ -63,11 +67,13 @@ def chunk_stream(
 
 
 def _words(pieces: Iterable[str]) -> Iterator[list[str]]:
-    """Words with their trailing space, re-joining words split across piece boundaries."""
+    """Words with their trailing space, re-joining words split across piece boundaries; the
+    carried-over word is never longer than ``MAX_WORD_CHARS``, so each piece costs its own
+    length only."""
     carry = ""
     for piece in pieces:
         text = carry + piece
-        words = _WORD.findall(text)
+        words = _cut_long(_WORD.findall(text))
         carry = ""
         if words and not words[-1][-1:].isspace():
             carry = words.pop()
@@ -75,6 +81,18 @@ def _words(pieces: Iterable[str]) -> Iterator[list[str]]:
             yield words
     if carry:
         yield [carry]
+
+
+def _cut_long(words: list[str]) -> list[str]:
+    if all(len(word) <= MAX_WORD_CHARS for word in words):
+        return words
+    cut: list[str] = []
+    for word in words:
+        if len(word) <= MAX_WORD_CHARS:
+            cut.append(word)
+        else:
+            cut.extend(word[i : i + MAX_WORD_CHARS] for i in range(0, len(word), MAX_WORD_CHARS))
+    return cut
 
 
 def model_token_counter(model: str, backend: str) -> TokenCounter:

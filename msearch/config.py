@@ -25,6 +25,7 @@ An example ``msearch.toml``::
     chunk_tokens = 200
     chunk_overlap = 40
     max_file_bytes = 52428800
+    follow_links = false    # true: also index what links to places outside the folder point at
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class Config:
     chunk_tokens: int = 200
     chunk_overlap: int = 40
     max_file_bytes: int = 50 * 1024 * 1024
+    follow_links: bool = False
     allow_download: bool = False
 
 
@@ -86,6 +88,7 @@ _FILE_KEYS = {
     ("index", "chunk_tokens"): "chunk_tokens",
     ("index", "chunk_overlap"): "chunk_overlap",
     ("index", "max_file_bytes"): "max_file_bytes",
+    ("index", "follow_links"): "follow_links",
     ("models", "allow_download"): "allow_download",
 }
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,9 @@ class IndexOptions:
     batch_size: int = 32
     show_progress: bool | None = None
     verbose: bool = False  # report each file as it is done, not only failures
+    #: Follow symbolic links whose target lies outside the indexed folder. Off by default: a
+    #: link must not make a file elsewhere on the machine searchable.
+    follow_links: bool = False
 
     def __post_init__(self) -> None:
         if self.chunk_tokens < 1 or not 0 <= self.chunk_overlap < self.chunk_tokens:
@@ -149,9 +153,13 @@ class FolderIndexer:
         folder = Path(root).expanduser().resolve()
         if not folder.exists():
             raise InvalidInputError(f"{root} does not exist")
-        files = [folder] if folder.is_file() else _walk(folder)
-        self.store.ensure_schema(self.schema())
         summary = IndexSummary()
+        if folder.is_file():
+            files = [folder]
+        else:
+            files, left_out = _walk(folder, self.options.follow_links)
+            summary.skipped.extend(left_out)
+        self.store.ensure_schema(self.schema())
         media = self._media()
         for path in _progress(files, self.options.show_progress):
             self._index_file(path, summary, media)
@@ -188,7 +196,7 @@ class FolderIndexer:
                 or kind in self.unavailable
                 or {IMAGE: self.image, AUDIO: self.audio}[kind] is None
             )
-            digest = file_hash(path)
+            digest = file_hash(path, self.options.max_file_bytes)
             if self._is_complete(source, digest, kind):
                 summary.unchanged.append(source)
                 return
@@ -309,22 +317,53 @@ class FolderIndexer:
             summary.removed.append(source)
 
 
-def file_hash(path: Path) -> str:
+def file_hash(path: Path, max_bytes: int | None = None) -> str:
+    """The SHA-256 of ``path``; FileReadError past ``max_bytes`` (a file growing as it is read)."""
     digest = hashlib.sha256()
+    read = 0
     with path.open("rb") as stream:
         while block := stream.read(1024 * 1024):
+            read += len(block)
+            if max_bytes is not None and read > max_bytes:
+                raise FileReadError(f"{path} grew past max_file_bytes={max_bytes} while read")
             digest.update(block)
     return digest.hexdigest()
 
 
-def _walk(folder: Path) -> list[Path]:
-    """Every file under ``folder``, sorted, leaving out hidden files and folders."""
-    return sorted(
-        path
-        for path in folder.rglob("*")
-        if not any(part.startswith(".") for part in path.relative_to(folder).parts)
-        and (path.is_file() or path.is_symlink())
-    )
+def _walk(folder: Path, follow_links: bool) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The regular files under ``folder`` (sorted, hidden ones left out), each file once, and
+    the entries left out with the reason.
+
+    Only regular files are read: a FIFO, a device or a socket (or a link to one) would block
+    or never end. A link whose target is outside ``folder`` is left out unless
+    ``follow_links``; a linked folder is not walked; a file reached by several names (hard or
+    symbolic links) is indexed once, under the first name in sorted order.
+    """
+    files: list[Path] = []
+    left_out: list[tuple[str, str]] = []
+    seen: set[tuple[int, int]] = set()
+    for path in sorted(folder.rglob("*")):
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        try:
+            info = path.stat()  # follows links
+        except OSError:
+            if path.is_symlink():
+                left_out.append((str(path), "a broken link"))
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            if not stat.S_ISDIR(info.st_mode):
+                left_out.append((str(path), "not a regular file (a FIFO, device or socket)"))
+            continue
+        if not follow_links and not path.resolve().is_relative_to(folder):
+            left_out.append((str(path), "a link to a file outside the folder (follow_links)"))
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            left_out.append((str(path), "the same file as another name already indexed"))
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        files.append(path)
+    return files, left_out
 
 
 def _with_last(items: Iterator[str]) -> Iterator[tuple[str, bool]]:

@@ -54,23 +54,34 @@ def _plain_blocks(path: Path, block_bytes: int) -> Iterator[str]:
 
 
 class _TextOfHtml(html.parser.HTMLParser):
-    _SKIPPED = frozenset({"script", "style", "head", "noscript"})
+    """The visible text of a page. ``<head>`` ends where HTML5 ends it: at ``</head>``, at
+    ``<body>`` or at the first tag that cannot be in a head (both end tags are optional)."""
+
+    _SKIPPED = frozenset({"script", "style", "noscript", "template"})
+    _IN_HEAD = frozenset({"title", "meta", "link", "base", "style", "script", "noscript"})
 
     def __init__(self) -> None:
         super().__init__()
         self.parts: list[str] = []
         self._skip_depth = 0
+        self._in_head = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "head":
+            self._in_head = True
+        elif self._in_head and (tag == "body" or tag not in self._IN_HEAD):
+            self._in_head = False
         if tag in self._SKIPPED:
             self._skip_depth += 1
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "head":
+            self._in_head = False
         if tag in self._SKIPPED and self._skip_depth:
             self._skip_depth -= 1
 
     def handle_data(self, data: str) -> None:
-        if not self._skip_depth:
+        if not self._skip_depth and not self._in_head:
             self.parts.append(data)
 
 

@@ -1,0 +1,143 @@
+"""Hostile folders into the real indexer (MiniLM, embedded Qdrant): every entry ends, the
+store equals what the folder may show, and nothing outside the folder becomes searchable.
+
+Cases from the red-team report: links to a FIFO and to /dev/zero (a hang and an endless read
+before), a link to a secret outside the folder, a file under three names, text with no
+whitespace (chunked in quadratic time before), HTML5 without ``</head>`` (indexed as empty),
+a file that grows past the limit or turns binary after it was indexed (stale points), and
+documents a framework wrote with an indexed file's ``source`` (deleted by a re-index).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from msearch import text_embedder
+from msearch.backends.base import TextEmbedder
+from msearch.chunking import chunk_stream
+from msearch.indexing import FolderIndexer, IndexOptions, IndexSummary
+from msearch.store import Record, Store
+from msearch.store.filters import own
+from tests.reliability._mode import soak, within
+
+LIMIT_S = 120.0
+
+
+@pytest.fixture(scope="module")
+def embedder(minilm: str) -> TextEmbedder:
+    return text_embedder(minilm)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store("hostile", path=tmp_path / "db")
+    yield s
+    s.close()
+
+
+def _index(store: Store, embedder: TextEmbedder, folder: Path, **options: object) -> IndexSummary:
+    indexer = FolderIndexer(
+        store,
+        embedder,
+        options=IndexOptions(show_progress=False, **options),  # type: ignore[arg-type]
+    )
+    return within(LIMIT_S, indexer.index, folder)
+
+
+def _contents(store: Store) -> str:
+    return " ".join(hit.content or "" for hit in store.scan())
+
+
+def test_special_files_and_links_end_and_stay_inside(
+    store: Store, embedder: TextEmbedder, tmp_path: Path
+) -> None:
+    folder, outside = tmp_path / "docs", tmp_path / "private"
+    folder.mkdir()
+    outside.mkdir()
+    (outside / "secret.txt").write_text("the launch code is 0000")
+    (folder / "note.txt").write_text("Cats sleep most of the day.")
+    os.mkfifo(folder / "pipe.txt")
+    os.symlink(folder / "pipe.txt", folder / "to-pipe.txt")
+    os.symlink("/dev/zero", folder / "zero.txt")
+    os.symlink(outside / "secret.txt", folder / "secret-link.txt")
+    os.symlink(outside, folder / "private-dir")
+    os.symlink(tmp_path / "missing.txt", folder / "broken.txt")
+    os.link(folder / "note.txt", folder / "hard.txt")
+    os.symlink(folder / "note.txt", folder / "soft.txt")
+
+    summary = _index(store, embedder, folder)
+    skipped = dict(summary.skipped)
+    assert summary.indexed == [str(folder / "hard.txt")]  # one file, three names: indexed once
+    assert "not a regular file" in skipped[str(folder / "pipe.txt")]
+    assert "not a regular file" in skipped[str(folder / "to-pipe.txt")]
+    assert "not a regular file" in skipped[str(folder / "zero.txt")]
+    assert "outside the folder" in skipped[str(folder / "secret-link.txt")]
+    assert str(folder / "private-dir" / "secret.txt") not in skipped  # linked folders: not walked
+    assert "broken link" in skipped[str(folder / "broken.txt")]
+    assert "same file" in skipped[str(folder / "note.txt")]
+    assert "launch code" not in _contents(store)
+
+    allowed = _index(store, embedder, folder, follow_links=True)
+    assert str(folder / "secret-link.txt") in allowed.indexed  # the option allows it
+    assert "launch code" in _contents(store)
+
+
+def test_text_without_whitespace_is_chunked_in_linear_time() -> None:
+    sizes = (2, 8) if not soak() else (2, 8, 32)
+    seconds = []
+    for megabytes in sizes:
+        text = "x" * (megabytes * 1024 * 1024)
+        pieces = (text[i : i + 65_536] for i in range(0, len(text), 65_536))
+        started = time.perf_counter()
+        chunks = within(LIMIT_S, lambda p=pieces: list(chunk_stream(p, size=200, overlap=40)))
+        seconds.append(time.perf_counter() - started)
+        assert max(len(chunk) for chunk in chunks) <= 64 * 200  # no chunk holds the whole run
+    # four times the input costs about four times the time, not sixteen (with noise headroom)
+    assert seconds[1] < 10 * max(seconds[0], 0.01)
+
+
+def test_html5_without_head_end_tag_is_indexed(
+    store: Store, embedder: TextEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "page.html").write_text(
+        "<!doctype html><html><head><title>Cats</title><meta charset=utf-8>"
+        "<p>Cats sleep twelve to sixteen hours a day.</p>"
+    )
+    summary = _index(store, embedder, folder)
+    assert summary.indexed == [str(folder / "page.html")]
+    assert "twelve to sixteen hours" in _contents(store)
+
+
+def test_a_file_that_turns_bad_loses_its_points_and_others_keep_theirs(
+    store: Store, embedder: TextEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    paper = folder / "paper.txt"
+    paper.write_text("A first draft about cats.")
+    _index(store, embedder, folder, max_file_bytes=1000)
+    store.upsert(  # a note a framework adapter wrote about the same file
+        [
+            Record(
+                id="note",
+                vectors={"text": embedder.embed_query("note")},
+                content="note",
+                metadata={"source": str(paper)},
+                source=str(paper),
+            )
+        ]
+    )
+    paper.write_bytes(b"\x00binary now")
+    summary = _index(store, embedder, folder, max_file_bytes=1000)
+    assert [source for source, _ in summary.failed] == [str(paper)]
+    assert [hit.id for hit in store.scan(own(source=str(paper)))] == ["note"]
+    paper.write_text("cats " * 500)  # now over max_file_bytes
+    _index(store, embedder, folder, max_file_bytes=1000)
+    assert [hit.id for hit in store.scan()] == ["note"]
