@@ -2,6 +2,9 @@
 
 Precedence, highest first: command-line flags, ``MSEARCH_*`` environment variables, the
 config file (``--config``, else ``$MSEARCH_CONFIG``, else ``./msearch.toml``), defaults.
+Where the data lives (a store folder or a server url) is one setting: the highest source that
+names either wins (``--store`` beats ``MSEARCH_URL`` and ``[store] url``); one source naming
+both is an error.
 
 An example ``msearch.toml``::
 
@@ -97,11 +100,31 @@ def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
     """Defaults, then the config file, then ``MSEARCH_*`` variables, then ``overrides``."""
     values: dict[str, Any] = {}
     file = _config_file(path)
-    if file is not None:
-        values.update(_read_file(file))
-    values.update(_read_env())
-    values.update({key: value for key, value in overrides.items() if value is not None})
+    layers = [
+        (str(file), _read_file(file) if file is not None else {}),
+        ("the MSEARCH_* variables", _read_env()),
+        ("the command line", {key: value for key, value in overrides.items() if value is not None}),
+    ]
+    for where, layer in layers:
+        _layer_location(values, layer, where)
     return _typed(values)
+
+
+_LOCATION = ("store_path", "url")
+
+
+def _layer_location(values: dict[str, Any], layer: dict[str, Any], where: str) -> None:
+    """Put ``layer`` over ``values``. Where the data lives is one setting: a layer naming a
+    folder or a URL replaces both of a lower layer's, so ``--store`` beats ``MSEARCH_URL``."""
+    named = [key for key in _LOCATION if layer.get(key) not in (None, "")]
+    if len(named) > 1:
+        raise InvalidInputError(
+            f"{where} names both a store folder and a server url; give one of them"
+        )
+    if named:
+        for key in _LOCATION:
+            values.pop(key, None)
+    values.update(layer)
 
 
 def _config_file(path: str | os.PathLike[str] | None) -> Path | None:

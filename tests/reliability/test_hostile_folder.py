@@ -141,3 +141,38 @@ def test_a_file_that_turns_bad_loses_its_points_and_others_keep_theirs(
     paper.write_text("cats " * 500)  # now over max_file_bytes
     _index(store, embedder, folder, max_file_bytes=1000)
     assert [hit.id for hit in store.scan()] == ["note"]
+
+
+# -- where the data lives: one precedence rule for every pair of settings -----------------------
+
+
+@pytest.mark.parametrize(("low", "high"), [("file", "env"), ("file", "flag"), ("env", "flag")])
+@pytest.mark.parametrize(("low_key", "high_key"), [("path", "url"), ("url", "path")])
+def test_a_higher_location_setting_replaces_a_lower_one(
+    low: str,
+    high: str,
+    low_key: str,
+    high_key: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from msearch.config import load_config
+
+    values = {"path": str(tmp_path / "folder"), "url": "http://127.0.0.1:9"}
+    config_file = tmp_path / "msearch.toml"
+    config_file.write_text("")
+    overrides: dict[str, str] = {}
+    for layer, key in ((low, low_key), (high, high_key)):
+        if layer == "file":
+            config_file.write_text(f'[store]\n{key} = "{values[key]}"\n')
+        elif layer == "env":
+            monkeypatch.setenv(
+                "MSEARCH_STORE_PATH" if key == "path" else "MSEARCH_URL", values[key]
+            )
+        else:
+            overrides["store_path" if key == "path" else "url"] = values[key]
+    config = load_config(config_file, **overrides)
+    if high_key == "path":
+        assert (str(config.store_path), config.url) == (values["path"], "")
+    else:
+        assert (config.url, config.store_path) == (values["url"], "")
