@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import os
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -164,7 +165,7 @@ class FolderIndexer:
         for path in _progress(files, self.options.show_progress):
             self._index_file(path, summary, media)
         if folder.is_dir():
-            self._remove_deleted(folder, summary)
+            self._remove_gone(folder, {str(path) for path in files}, summary)
         if summary.indexed:
             self.store.optimize()  # Qdrant Edge builds its HNSW index after bulk loads
         return summary
@@ -303,13 +304,16 @@ class FolderIndexer:
         return MediaCollection(self.store, image=image, audio=audio)
 
     # -- files that are gone ---------------------------------------------------------
-    def _remove_deleted(self, folder: Path, summary: IndexSummary) -> None:
+    def _remove_gone(self, folder: Path, present: set[str], summary: IndexSummary) -> None:
+        """Remove the indexer's points of files under ``folder`` this walk did not find: deleted,
+        moved, now behind a folder that cannot be searched, or now left out (a link that leaves
+        the folder, a second name of a file)."""
         prefix = str(folder) + "/"
         gone = sorted(
             {
                 hit.source
                 for hit in self.store.scan(INDEXED)
-                if hit.source and hit.source.startswith(prefix) and not Path(hit.source).exists()
+                if hit.source and hit.source.startswith(prefix) and hit.source not in present
             }
         )
         for source in gone:
@@ -342,9 +346,7 @@ def _walk(folder: Path, follow_links: bool) -> tuple[list[Path], list[tuple[str,
     files: list[Path] = []
     left_out: list[tuple[str, str]] = []
     seen: set[tuple[int, int]] = set()
-    for path in sorted(folder.rglob("*")):
-        if any(part.startswith(".") for part in path.relative_to(folder).parts):
-            continue
+    for path in _entries(folder, left_out):
         try:
             info = path.stat()  # follows links
         except OSError:
@@ -364,6 +366,22 @@ def _walk(folder: Path, follow_links: bool) -> tuple[list[Path], list[tuple[str,
         seen.add((info.st_dev, info.st_ino))
         files.append(path)
     return files, left_out
+
+
+def _entries(folder: Path, left_out: list[tuple[str, str]]) -> list[Path]:
+    """Every entry under ``folder`` but hidden ones, sorted; a folder that cannot be listed
+    (no search or read permission) is reported in ``left_out`` and the walk goes on."""
+
+    def unreadable(err: OSError) -> None:
+        left_out.append((str(err.filename), f"a folder that cannot be read ({err.strerror})"))
+
+    entries: list[Path] = []
+    for top, folders, names in os.walk(folder, onerror=unreadable):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        base = Path(top)
+        entries.extend(base / name for name in folders if (base / name).is_symlink())
+        entries.extend(base / name for name in names if not name.startswith("."))
+    return sorted(entries)
 
 
 def _with_last(items: Iterator[str]) -> Iterator[tuple[str, bool]]:

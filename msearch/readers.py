@@ -98,5 +98,6 @@ def _pdf_pages(path: Path) -> Iterator[str]:
         reader = pypdf.PdfReader(str(path))
         for page in reader.pages:
             yield (page.extract_text() or "") + "\n"
-    except (pypdf.errors.PdfReadError, ValueError, KeyError) as err:
-        raise FileReadError(f"{path} is not a readable PDF: {err}") from err
+    except Exception as err:  # pypdf on hostile files raises many types: all are this file's
+        reason = str(err) or type(err).__name__
+        raise FileReadError(f"{path} is not a readable PDF: {reason}") from err

@@ -176,3 +176,56 @@ def test_a_higher_location_setting_replaces_a_lower_one(
         assert (str(config.store_path), config.url) == (values["path"], "")
     else:
         assert (config.url, config.store_path) == (values["url"], "")
+
+
+def test_a_folder_that_cannot_be_searched_is_reported_and_its_points_go(
+    store: Store, embedder: TextEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "docs"
+    closed = folder / "closed"
+    closed.mkdir(parents=True)
+    (folder / "open.txt").write_text("Cats sleep most of the day.")
+    (closed / "inside.txt").write_text("The Rhine flows through Basel.")
+    assert len(_index(store, embedder, folder).indexed) == 2
+    # mode 000: as root (CI) permissions do not bind, so the listing fails as it would for a user
+    real_scandir = os.scandir
+
+    def scandir(path: object = ".") -> object:
+        if Path(os.fsdecode(path)) == closed:  # type: ignore[arg-type]
+            raise PermissionError(13, "Permission denied", str(closed))
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    summary = _index(store, embedder, folder)
+    assert summary.skipped == [(str(closed), "a folder that cannot be read (Permission denied)")]
+    assert summary.removed == [str(closed / "inside.txt")]
+    assert {hit.source for hit in store.scan()} == {str(folder / "open.txt")}
+
+
+def test_pdfs_pypdf_cannot_read_are_each_a_files_failure(
+    store: Store, embedder: TextEmbedder, tmp_path: Path
+) -> None:
+    import io
+    import random
+
+    import pypdf
+
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    good = buffer.getvalue()
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    rng = random.Random(7)
+    count = 200 if soak() else 40
+    for number in range(count):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        (folder / f"mutated-{number:03d}.pdf").write_bytes(bytes(data))
+    (folder / "note.txt").write_text("Cats sleep most of the day.")
+    summary = _index(store, embedder, folder)  # no exception escapes the run
+    assert str(folder / "note.txt") in summary.indexed
+    assert len(summary.indexed) + len(summary.failed) == count + 1
+    assert all("not a readable PDF" in reason for _, reason in summary.failed)
