@@ -31,7 +31,8 @@ def test_langchain_writes_llamaindex_reads(
     nodes = MSearchRetriever(li, k=3).retrieve("Which river flows past Basel?")
     top = nodes[0].node
     assert top.node_id == "Basel/Rhine #3" and top.get_content() == TEXTS[2]
-    assert {k: v for k, v in top.metadata.items() if k != "modality"} == METADATAS[2]
+    assert {k: v for k, v in top.metadata.items() if k not in ("modality", "score")} == METADATAS[2]
+    assert top.metadata["score"] == pytest.approx(nodes[0].score)  # msearch.hits: score shown
     assert {n.node.node_id for n in nodes} == set(ids)
     by_id = {n.node_id: n.metadata for n in li.get_nodes(ids)}
     assert by_id == dict(zip(ids, METADATAS, strict=True))
