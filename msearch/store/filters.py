@@ -29,6 +29,7 @@ def to_qdrant(filter: Filter | None) -> models.Filter | None:
     if filter is None:
         return None
     if isinstance(filter, models.Filter):
+        _check_ints(filter)
         return filter
     if not isinstance(filter, Mapping):
         raise InvalidInputError(
@@ -36,7 +37,9 @@ def to_qdrant(filter: Filter | None) -> models.Filter | None:
         )
     if not filter:
         return None
-    return models.Filter(must=[_condition(key, value) for key, value in filter.items()])
+    built = models.Filter(must=[_condition(key, value) for key, value in filter.items()])
+    _check_ints(built)
+    return built
 
 
 def _condition(key: str, value: Any) -> models.FieldCondition:
@@ -81,6 +84,39 @@ def _match(field: str, key: str, value: Any) -> models.FieldCondition:
         f"filter {key!r}: match a string, int, bool or a list of them, got {type(value).__name__}; "
         "pass a qdrant_client.models.Filter for ranges and other conditions"
     )
+
+
+#: Qdrant compares integer payload values as signed 64-bit numbers.
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _check_ints(condition: Any) -> None:
+    """Refuse integers no engine can match (past 64 bits signed) wherever a filter holds them:
+    Qdrant Edge fails on them with a bare TypeError while qdrant-client's local mode matches
+    them, so both get the same typed refusal instead."""
+    if isinstance(condition, models.Filter):
+        for part in (condition.must, condition.should, condition.must_not):
+            items = part if isinstance(part, list) else [] if part is None else [part]
+            for item in items:
+                _check_ints(item)
+        if condition.min_should is not None:
+            for item in condition.min_should.conditions:
+                _check_ints(item)
+    elif isinstance(condition, models.NestedCondition):
+        _check_ints(condition.nested.filter)
+    elif isinstance(condition, models.FieldCondition) and condition.match is not None:
+        match = condition.match
+        values: list[Any] = [getattr(match, "value", None)]
+        values += list(getattr(match, "any", None) or [])
+        values += list(getattr(match, "except_", None) or [])
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, int):
+                continue
+            if not _INT64[0] <= value <= _INT64[1]:
+                raise InvalidInputError(
+                    f"filter {condition.key!r}: {value} is outside the signed 64-bit range "
+                    "Qdrant matches integers in"
+                )
 
 
 def merge(first: models.Filter | None, second: models.Filter | None) -> models.Filter | None:

@@ -1,7 +1,8 @@
 """Hostile ids, payloads and filters against the store, on every embedded engine.
 
-Each case either works or raises a typed msearch error (``TypeError`` for a wrong Python
-type), within a time limit; and after each one the points already stored are all still there.
+Each case either works or raises a typed msearch error (an ``MSearchError``; a bare
+``TypeError`` does not count), within a time limit; and after each one the points already
+stored are all still there.
 """
 
 from __future__ import annotations
@@ -53,10 +54,11 @@ def _intact(store: Store) -> None:
 
 
 def _attempt(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """The call's result, or ``None`` after a typed refusal; anything else fails the test."""
+    """The call's result, or ``None`` after a typed refusal (an MSearchError; a bare
+    TypeError is not one); anything else fails the test."""
     try:
         return within(LIMIT_S, fn, *args, **kwargs)
-    except (MSearchError, TypeError):
+    except MSearchError:
         return None
 
 
@@ -267,3 +269,25 @@ def test_folder_reopens_with_everything_after_the_hostile_cases(tmp_path: Path) 
     with Store("h", path=folder) as reopened:
         assert reopened.count() == len(BASE)
         _intact(reopened)
+
+
+@pytest.mark.parametrize("engine", ["qdrant-client", "edge"])
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 2**64, [1, 2**64]])
+def test_integer_filters_past_64_bits_are_the_same_typed_refusal(
+    engine: str, value: object
+) -> None:
+    from qdrant_client import models
+
+    from msearch.errors import InvalidInputError
+    from msearch.store import Record, Schema, Store, VectorSpec
+
+    with Store("ints", Schema({"text": VectorSpec(2)}), location=":memory:", engine=engine) as s:
+        s.upsert([Record(id="a", vectors={"text": [1.0, 0.0]}, metadata={"n": 5})])
+        with pytest.raises(InvalidInputError, match="signed 64-bit"):
+            s.count({"n": value})
+        raw = models.Filter(
+            must=[models.FieldCondition(key="metadata.n", match=models.MatchValue(value=2**63))]
+        )
+        with pytest.raises(InvalidInputError, match="signed 64-bit"):
+            s.query("text", [1.0, 0.0], 1, raw)
+        assert s.count({"n": 2**63 - 1}) == 0 and s.count({"n": 5}) == 1
