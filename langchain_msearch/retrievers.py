@@ -53,7 +53,7 @@ class MSearchRetriever(BaseRetriever):
             docs = retriever.invoke("Where do vectors live?")
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     vectorstore: MSearchVectorStore
     mode: str = "dense"

@@ -19,10 +19,14 @@ from msearch.store.text import (
     as_reranker,
     candidates,
     check_mode,
+    check_options,
     check_query_model,
     rerank_hits,
     search,
 )
+
+#: What LlamaIndex's BaseRetriever itself takes.
+_BASE_OPTIONS = ("callback_manager", "object_map", "objects", "verbose")
 
 
 class MSearchRetriever(BaseRetriever):
@@ -65,6 +69,7 @@ class MSearchRetriever(BaseRetriever):
         if mode not in MODES:
             raise InvalidInputError(f"mode must be one of {MODES}, got {mode!r}")
         check_mode(mode, vector_store.sparse_embedding)
+        check_options(kwargs, _BASE_OPTIONS, "MSearchRetriever")
         super().__init__(**kwargs)
         self.vector_store = vector_store
         self._embed_model = embed_model

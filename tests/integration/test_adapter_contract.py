@@ -482,3 +482,12 @@ def test_a_source_filter_finds_indexed_files_in_both_frameworks(
         nodes = llama.get_nodes(filters=by_source)
         assert [n.metadata for n in nodes] == [{"source": cats, "chunk": 0}]
         assert nodes[0].ref_doc_id == cats
+
+
+def test_retrievers_refuse_unknown_constructor_options(lc_store: LangChainStore) -> None:
+    from llamaindex_msearch import MSearchRetriever as LlamaRetriever
+
+    with pytest.raises(InvalidInputError, match="bogus"):
+        MSearchRetriever(vectorstore=lc_store, bogus=1)
+    with pytest.raises(InvalidInputError, match="bogus"):
+        LlamaRetriever(LlamaStore(store=lc_store.store), HandDense(), bogus=1)
