@@ -105,9 +105,11 @@ def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
         ("the MSEARCH_* variables", _read_env()),
         ("the command line", {key: value for key, value in overrides.items() if value is not None}),
     ]
+    origin: dict[str, str] = {}
     for where, layer in layers:
         _layer_location(values, layer, where)
-    return _typed(values)
+        origin.update(dict.fromkeys(layer, where))
+    return _typed(values, origin)
 
 
 _LOCATION = ("store_path", "url")
@@ -166,21 +168,40 @@ def _read_env() -> dict[str, Any]:
     }
 
 
-def _typed(values: dict[str, Any]) -> Config:
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _typed(values: dict[str, Any], origin: dict[str, str]) -> Config:
+    """The Config for ``values``, strictly: a TOML value must have the setting's type (no
+    ``chunk_tokens = true`` read as 1, no ``path = 5`` read as a folder ``5``); a variable's
+    text must spell one (``MSEARCH_ALLOW_DOWNLOAD=flase`` is an error, not false)."""
     out: dict[str, Any] = {}
     for field in dataclasses.fields(Config):
         if field.name not in values:
             continue
         value = values[field.name]
-        try:
-            if field.type in (bool, "bool"):
-                out[field.name] = str(value).lower() in ("1", "true", "yes", "on")
-            elif field.type in (int, "int"):
-                out[field.name] = int(value)
-            else:
-                out[field.name] = str(value)
-        except ValueError as err:
-            raise InvalidInputError(
-                f"setting {field.name} must be a number, got {value!r}"
-            ) from err
+        kind = {"bool": bool, "int": int}.get(str(field.type), field.type)
+        out[field.name] = _checked(field.name, kind, value, origin.get(field.name, "a setting"))
     return Config(**out)
+
+
+def _checked(name: str, kind: Any, value: Any, where: str) -> Any:
+    def wrong(expected: str) -> InvalidInputError:
+        return InvalidInputError(f"{name} (from {where}) must be {expected}, got {value!r}")
+
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        raise wrong("true or false")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+        raise wrong("a whole number")
+    if not isinstance(value, str):
+        raise wrong("a string")
+    return value

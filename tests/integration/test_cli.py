@@ -109,7 +109,7 @@ def test_bad_settings_are_clear_errors(tmp_path, corpus, capsys, monkeypatch) ->
     assert code == 2 and "chunk_overlap (40) must be >= 0 and smaller than chunk_tokens (32)" in err
     monkeypatch.setenv("MSEARCH_CHUNK_TOKENS", "many")
     code, _, err = run(capsys, "index", str(corpus), "--store", str(tmp_path / "s"))
-    assert code == 2 and "chunk_tokens must be a number" in err
+    assert code == 2 and "chunk_tokens (from the MSEARCH_* variables) must be a whole number" in err
     monkeypatch.delenv("MSEARCH_CHUNK_TOKENS")
     code, _, err = run(capsys, "search", "x", "--store", str(tmp_path / "s"), "-k", "0")
     assert code == 2 and "-k must be >= 1" in err

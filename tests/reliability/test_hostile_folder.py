@@ -11,6 +11,7 @@ documents a framework wrote with an indexed file's ``source`` (deleted by a re-i
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -229,3 +230,38 @@ def test_pdfs_pypdf_cannot_read_are_each_a_files_failure(
     assert str(folder / "note.txt") in summary.indexed
     assert len(summary.indexed) + len(summary.failed) == count + 1
     assert all("not a readable PDF" in reason for _, reason in summary.failed)
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[index]\nchunk_tokens = true\n", "chunk_tokens (from "),
+        ("[index]\nchunk_tokens = [1, 2]\n", "must be a whole number"),
+        ('[models]\nallow_download = "flase"\n', "must be true or false"),
+        ("[store]\npath = 5\n", "store_path (from "),
+        ("[models]\nbatch_size = 1.5\n", "must be a whole number"),
+        ('[models]\ntext = ["a"]\n', "must be a string"),
+    ],
+)
+def test_configuration_values_of_the_wrong_type_are_errors(
+    toml: str, message: str, tmp_path: Path
+) -> None:
+    from msearch.config import load_config
+    from msearch.errors import InvalidInputError
+
+    file = tmp_path / "msearch.toml"
+    file.write_text(toml)
+    with pytest.raises(InvalidInputError, match=re.escape(message)) as caught:
+        load_config(file)
+    assert str(file) in str(caught.value)
+
+
+def test_configuration_variables_must_spell_their_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    from msearch.config import load_config
+    from msearch.errors import InvalidInputError
+
+    monkeypatch.setenv("MSEARCH_ALLOW_DOWNLOAD", "flase")
+    with pytest.raises(InvalidInputError, match="MSEARCH_"):
+        load_config()
+    monkeypatch.setenv("MSEARCH_ALLOW_DOWNLOAD", "off")
+    assert load_config().allow_download is False
