@@ -338,6 +338,7 @@ def _export(args: argparse.Namespace, config: Config) -> int:
                 recreate=args.recreate,
             )
         else:
+            _check_export_folder(Path(args.to_path), config)
             client = QdrantClient(path=args.to_path)
             try:
                 copied = export_collection(
@@ -347,6 +348,23 @@ def _export(args: argparse.Namespace, config: Config) -> int:
                 client.close()
     print(f"exported {copied} points to {args.to_url or args.to_path}")
     return 0
+
+
+def _check_export_folder(target: Path, config: Config) -> None:
+    """An export folder is new, empty, or a qdrant-client store (which gains a collection):
+    never the source itself, another engine's folder, or a folder of other files."""
+    from msearch.store.folders import CLIENT, check_folder, detect
+
+    source = Path(config.store_path or default_path()).expanduser().resolve()
+    if not config.url and target.expanduser().resolve() == source:
+        raise _input_error(f"--to-path {target} is the store being exported")
+    if target.exists() and not target.is_dir():
+        raise _input_error(f"--to-path {target} is a file, not a folder")
+    if target.is_dir() and any(target.iterdir()) and detect(target) is None:
+        raise _input_error(
+            f"--to-path {target} is a folder of other files; export into a new or empty folder"
+        )
+    check_folder(target, CLIENT)  # an Edge store there is refused, naming what it holds
 
 
 def _info(args: argparse.Namespace, config: Config) -> int:

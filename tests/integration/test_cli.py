@@ -192,6 +192,29 @@ def test_models_and_info(tmp_path, corpus, capsys) -> None:
     assert "5 points" in out and "sentence-transformers/all-MiniLM-L6-v2" in out
 
 
+def test_export_refuses_a_folder_it_would_spoil(tmp_path, corpus, capsys) -> None:
+    store = str(tmp_path / "store")
+    run(capsys, "index", str(corpus), "--store", store, "--quiet")
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "holiday.jpg").write_bytes(b"not mine")
+    cases = {
+        store: "is the store being exported",
+        str(other): "a folder of other files",
+        str(other / "holiday.jpg"): "is a file",
+    }
+    for target, message in cases.items():
+        code, _, err = run(capsys, "export", "--store", store, "--to-path", target)
+        assert code == 2 and message in err, (target, err)
+    edge = str(tmp_path / "edge")
+    run(capsys, "index", str(corpus), "--store", edge, "--quiet")  # a second Edge store
+    code, _, err = run(capsys, "export", "--store", store, "--to-path", edge)
+    assert code == 2 and "holds a Qdrant Edge store" in err
+    code, out, _ = run(capsys, "search", "solar", "--store", store)  # the source still opens
+    assert code == 0 and "no results" not in out
+    assert sorted(p.name for p in other.iterdir()) == ["holiday.jpg"]
+
+
 def test_export_copies_every_point(tmp_path, corpus, capsys) -> None:
     store = str(tmp_path / "store")
     run(capsys, "index", str(corpus), "--store", store, "--quiet")
