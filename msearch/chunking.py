@@ -50,7 +50,7 @@ def chunk_stream(
     window: deque[tuple[str, int]] = deque()
     tokens = 0
     fresh = 0  # tokens in the window not yet part of an emitted chunk
-    for words in _words(pieces):
+    for words in _words(without_blobs(pieces)):
         for word, count in zip(words, count_tokens(words), strict=True):
             window.append((word, count))
             tokens += count
@@ -81,6 +81,61 @@ def _words(pieces: Iterable[str]) -> Iterator[list[str]]:
             yield words
     if carry:
         yield [carry]
+
+
+_DATA_URI = re.compile(r"data:[\w.+/-]*(?:;[\w.+=-]*)*,")
+_URI_END = re.compile(r"[\s)\]\"'<>]")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/=]{256,}")
+_MIXED = (re.compile(r"[a-z]"), re.compile(r"[A-Z]"), re.compile(r"[0-9+/]"))
+
+
+def _blob(match: re.Match[str]) -> str:
+    """A base64 run is dropped; a long run of one kind of character (``xxxx...``, a DNA
+    sequence) is kept as text."""
+    run = match.group()
+    return "" if all(kind.search(run) for kind in _MIXED) else run
+_TAIL = 64  # an unfinished word this short is held for the next piece ("data:" split in two)
+_PARTIAL = re.compile(r"\S+\Z")
+
+
+def without_blobs(pieces: Iterable[str]) -> Iterator[str]:
+    """The text with data URIs (``data:image/png;base64,...``) and runs of 256 or more base64
+    characters removed: encoded images and files are noise to a text model, and a 100 KB inline
+    image must not become hundreds of chunks. A data URI may span pieces; memory stays bounded.
+    (A bare base64 run that a piece boundary cuts is removed only where a part is that long.)
+    """
+    dropping = False  # inside a data URI that a previous piece began
+    held = ""
+    for piece in pieces:
+        text = held + piece
+        held = ""
+        if dropping:
+            end = _URI_END.search(text)
+            if end is None:
+                continue
+            text, dropping = text[end.start() :], False
+        kept: list[str] = []
+        position = 0
+        for start in _DATA_URI.finditer(text):
+            if start.start() < position:
+                continue
+            kept.append(text[position : start.start()])
+            end = _URI_END.search(text, start.end())
+            if end is None:
+                dropping, position = True, len(text)
+                break
+            position = end.start()
+        rest = text[position:]
+        if not dropping:
+            # hold back a short unfinished word: it may be the start of "data:...," whose
+            # end the next piece brings (the prefix before the comma is short)
+            partial = _PARTIAL.search(rest)
+            if partial is not None and len(partial.group()) <= _TAIL:
+                held, rest = partial.group(), rest[: partial.start()]
+        kept.append(rest)
+        yield _BASE64_RUN.sub(_blob, "".join(kept))
+    if held and not dropping:
+        yield _BASE64_RUN.sub(_blob, held)
 
 
 def _cut_long(words: list[str]) -> list[str]:

@@ -265,3 +265,24 @@ def test_configuration_variables_must_spell_their_type(monkeypatch: pytest.Monke
         load_config()
     monkeypatch.setenv("MSEARCH_ALLOW_DOWNLOAD", "off")
     assert load_config().allow_download is False
+
+
+def test_an_inline_image_in_markdown_is_not_indexed_as_text(
+    store: Store, embedder: TextEmbedder, tmp_path: Path
+) -> None:
+    import base64
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    blob = base64.b64encode(os.urandom(100_000)).decode()  # a 100 KB inline image, 133 KB text
+    key = base64.b64encode(os.urandom(300)).decode()
+    (folder / "note.md").write_text(
+        "# Cats\n\nCats sleep most of the day.\n\n"
+        f"![a cat](data:image/png;base64,{blob})\n\nThey purr when content. token {key}\n"
+    )
+    summary = _index(store, embedder, folder, chunk_tokens=64, chunk_overlap=8)
+    assert summary.indexed == [str(folder / "note.md")]
+    hits = list(store.scan())
+    stored = " ".join(hit.content or "" for hit in hits)
+    assert len(hits) == 1 and "base64" not in stored and key not in stored
+    assert "Cats sleep most of the day." in stored and "They purr when content." in stored
