@@ -21,23 +21,18 @@ import binascii
 import io
 import math
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
 from msearch._deps import require
 from msearch.errors import MediaError
+from msearch.urls import URL_MAX_BYTES, URL_MAX_REDIRECTS, URL_TIMEOUT_S, fetch_url, shown
 
-#: Seconds an image URL may take to connect, and to send each part of its answer.
-URL_TIMEOUT_S = 10.0
-#: The largest image a URL may return.
-URL_MAX_BYTES = 32 * 1024 * 1024
-#: Redirects followed before a URL is refused.
-URL_MAX_REDIRECTS = 5
+__all__ = ["URL_MAX_BYTES", "URL_MAX_REDIRECTS", "URL_TIMEOUT_S", "fetch_url"]  # re-exported
+
 #: Overlap between consecutive audio windows, in seconds (a window starts every
 #: ``window_s - overlap_s`` seconds).
 DEFAULT_OVERLAP_S = 2.0
@@ -47,7 +42,9 @@ def describe(item: Any) -> str:
     """A short name for ``item`` in error messages: its path or URL, else its kind and size."""
     if isinstance(item, str | os.PathLike):
         text = os.fspath(item)
-        return text if not text.startswith("data:") else f"data URI ({len(text)} characters)"
+        if text.startswith("data:"):
+            return f"data URI ({len(text)} characters)"
+        return shown(text) if is_url(text) else text
     if isinstance(item, bytes | bytearray | memoryview):
         return f"bytes ({len(item)} B)"
     if isinstance(item, Audio | AudioWindow):
@@ -166,44 +163,6 @@ def decode_data_uri(uri: str) -> bytes:
         raise MediaError(f"the data URI is not valid base64: {err}") from err
 
 
-def fetch_url(
-    url: str,
-    *,
-    timeout: float = URL_TIMEOUT_S,
-    max_bytes: int = URL_MAX_BYTES,
-    max_redirects: int = URL_MAX_REDIRECTS,
-) -> bytes:
-    """Download ``url`` within ``timeout`` seconds overall and at most ``max_bytes``."""
-    deadline = time.monotonic() + timeout
-    try:
-        with (
-            httpx.Client(
-                follow_redirects=True, max_redirects=max_redirects, timeout=timeout
-            ) as client,
-            client.stream("GET", url) as response,
-        ):
-            response.raise_for_status()
-            declared = int(response.headers.get("content-length") or 0)
-            if declared > max_bytes:
-                raise MediaError(f"{url} is {declared} B, larger than the {max_bytes} B limit")
-            data = bytearray()
-            for chunk in response.iter_bytes():
-                data.extend(chunk)
-                if len(data) > max_bytes:
-                    raise MediaError(f"{url} is larger than the {max_bytes} B limit")
-                if time.monotonic() > deadline:
-                    raise MediaError(f"{url} did not finish downloading within {timeout:g} s")
-            return bytes(data)
-    except httpx.TimeoutException as err:
-        raise MediaError(f"{url} did not answer within {timeout:g} s") from err
-    except httpx.TooManyRedirects as err:
-        raise MediaError(f"{url} redirected more than {max_redirects} times") from err
-    except httpx.HTTPStatusError as err:
-        raise MediaError(f"{url} answered HTTP {err.response.status_code}") from err
-    except httpx.HTTPError as err:
-        raise MediaError(f"{url} could not be fetched: {type(err).__name__}: {err}") from err
-
-
 def _read_stream(stream: io.IOBase) -> bytes:
     """All bytes of an open binary file or BytesIO (from its start, when it can seek)."""
     if stream.seekable():
@@ -248,11 +207,19 @@ class AudioWindow:
     end: float
 
 
-def load_audio(item: Any, sample_rate: int | None = None) -> Audio:
-    """Mono float32 audio from a path, bytes, ``(array, rate)``, ``Audio`` or ``AudioWindow``.
+def load_audio(
+    item: Any,
+    sample_rate: int | None = None,
+    *,
+    timeout: float = URL_TIMEOUT_S,
+    max_bytes: int = URL_MAX_BYTES,
+) -> Audio:
+    """Mono float32 audio from a path, bytes, URL, ``(array, rate)``, ``Audio`` or
+    ``AudioWindow``.
 
     With ``sample_rate`` the clip is resampled to it (soxr, high quality). A clip with no
-    samples is an error: there is nothing to embed.
+    samples is an error: there is nothing to embed. A URL is fetched as ``msearch.urls``
+    says, within ``timeout`` seconds overall and ``max_bytes``.
     """
     name = describe(item)
     if isinstance(item, Audio | AudioWindow):
@@ -267,7 +234,7 @@ def load_audio(item: Any, sample_rate: int | None = None) -> Audio:
     elif isinstance(item, np.ndarray):
         raise MediaError(f"{name}: pass audio arrays as (array, sample_rate) pairs")
     else:
-        samples, rate = _decode_audio(_audio_bytes(item), name)
+        samples, rate = _decode_audio(_audio_bytes(item, timeout, max_bytes), name)
     if samples.size == 0:
         raise MediaError(f"{name} has no audio samples (0 length)")
     if not np.all(np.isfinite(samples)):
@@ -286,7 +253,7 @@ def _check_rate(rate: Any, name: str) -> int:
     return int(rate)
 
 
-def _audio_bytes(item: Any) -> bytes:
+def _audio_bytes(item: Any, timeout: float, max_bytes: int) -> bytes:
     if isinstance(item, bytes | bytearray | memoryview):
         return bytes(item)
     if isinstance(item, io.IOBase):
@@ -294,7 +261,7 @@ def _audio_bytes(item: Any) -> bytes:
     if isinstance(item, str) and item.startswith("data:"):
         return decode_data_uri(item)
     if isinstance(item, str) and is_url(item):
-        return fetch_url(item)
+        return fetch_url(item, timeout=timeout, max_bytes=max_bytes)
     if isinstance(item, str | os.PathLike):
         return _read_file(item)
     raise MediaError(

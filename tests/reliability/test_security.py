@@ -44,6 +44,12 @@ class _RunsCode:
         return (Path.write_text, (self.marker, "unpickled"))
 
 
+@pytest.fixture(autouse=True)
+def _local_test_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This module's test servers listen on 127.0.0.1, which URLs may not reach by default."""
+    monkeypatch.setenv("MSEARCH_ALLOW_PRIVATE_URLS", "1")
+
+
 @pytest.fixture(scope="module")
 def pickle_folder(tiny_cross_encoder: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny cross-encoder with its weights saved as ``pytorch_model.bin`` only."""
@@ -300,3 +306,87 @@ def test_a_dripping_download_stops_at_the_overall_time_limit(hostile_server: str
     with pytest.raises(MediaError, match="within 1 s"):
         media.fetch_url(f"{hostile_server}/drip", timeout=1.0)
     assert time.monotonic() - started < 8.0  # the overall limit, not per-read timeouts
+
+
+class _HeaderDrip(http.server.BaseHTTPRequestHandler):
+    """Sends its status line, then one header byte every 0.2 s: each read is on time."""
+
+    def do_GET(self) -> None:
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(300):
+            self.wfile.write(b"X")
+            self.wfile.flush()
+            time.sleep(0.2)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_server_dripping_headers_is_cut_at_the_overall_limit() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HeaderDrip)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(MediaError, match="within 1 s"):
+            media.fetch_url(f"http://127.0.0.1:{server.server_address[1]}/x.png", timeout=1.0)
+        assert time.monotonic() - started < 3.0  # before: 60 s
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/x.png",
+        "http://localhost/x.png",
+        "http://0.0.0.0/x.png",
+        "http://2130706433/x.png",  # 127.0.0.1 as a decimal number
+        "http://[::1]/x.png",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.1/x.png",
+        "http://192.168.1.1/x.png",
+    ],
+)
+def test_urls_to_local_and_private_addresses_are_refused(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MSEARCH_ALLOW_PRIVATE_URLS")
+    with pytest.raises(MediaError, match="loopback, private or reserved"):
+        media.fetch_url(url, timeout=2.0)
+    with pytest.raises(MediaError, match="loopback, private or reserved"):
+        media.load_image(url)
+
+
+def test_a_redirect_to_a_local_address_is_refused(
+    hostile_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from msearch import urls
+
+    # the first hop is allowed as if public; the redirect target is checked again and refused
+    checked: list[str] = []
+    real = urls._check_address
+
+    def first_hop_public(url: str, allow_private: bool) -> None:
+        checked.append(url)
+        real(url, allow_private=len(checked) == 1)
+
+    monkeypatch.delenv("MSEARCH_ALLOW_PRIVATE_URLS")
+    monkeypatch.setattr(urls, "_check_address", first_hop_public)
+    with pytest.raises(MediaError, match="loopback, private or reserved"):
+        media.fetch_url(f"{hostile_server}/hop/1")
+    assert len(checked) == 2
+
+
+def test_credentials_and_query_strings_never_appear_in_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MSEARCH_ALLOW_PRIVATE_URLS")
+    url = "http://alice:hunter2@127.0.0.1:9/cat.png?X-Amz-Signature=deadbeef#frag"
+    for call in (lambda: media.fetch_url(url), lambda: media.load_image(url)):
+        with pytest.raises(MediaError) as caught:
+            call()
+        text = str(caught.value)
+        assert "hunter2" not in text and "alice" not in text and "deadbeef" not in text
+        assert "127.0.0.1:9/cat.png" in text

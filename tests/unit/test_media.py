@@ -21,6 +21,11 @@ from msearch.errors import MediaError
 from tests.support.media_fixtures import MediaFolder, draw_shape, write_media_folder
 
 
+@pytest.fixture(autouse=True)
+def _local_test_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This module's test servers listen on 127.0.0.1, which URLs may not reach by default."""
+    monkeypatch.setenv("MSEARCH_ALLOW_PRIVATE_URLS", "1")
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> MediaFolder:
     return write_media_folder(tmp_path_factory.mktemp("media"))
