@@ -218,6 +218,9 @@ def _index(args: argparse.Namespace, config: Config) -> int:
 
 def _search(args: argparse.Namespace, config: Config) -> int:
     filters = dict(_key_value(item) for item in args.filter)
+    folder = Path(config.store_path or default_path()).expanduser()
+    if not config.url and not folder.exists():  # searching must not create an empty store
+        raise _input_error(f"there is no store at {folder}: run msearch index first (or --store)")
     with open_store(config) as store:
         hits = search(
             store, config, args.query, args.modality, args.mode, args.k, filters, args.rerank

@@ -98,6 +98,13 @@ def test_bad_files_are_reported_and_the_run_goes_on(tmp_path, corpus, capsys, mo
     assert "huge.txt: 15000 bytes is over max_file_bytes=10000" in out
 
 
+def test_searching_a_missing_store_is_an_error_and_creates_nothing(tmp_path, capsys) -> None:
+    missing = tmp_path / "typo"
+    code, out, err = run(capsys, "search", "cats", "--store", str(missing))
+    assert code == 2 and f"there is no store at {missing}" in err and "no results" not in out
+    assert not missing.exists()
+
+
 def test_missing_root_is_a_clear_error(tmp_path, capsys) -> None:
     code, _, err = run(capsys, "index", str(tmp_path / "nope"), "--store", str(tmp_path / "s"))
     assert code == 2 and "nope does not exist" in err
