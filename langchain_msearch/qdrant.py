@@ -52,17 +52,18 @@ def qdrant_vectorstore(
             )
             store.add_texts(["Qdrant stores vectors."])
     """
-    connection = Connection(
-        location=location,
-        path=path,
-        url=url,
-        api_key=api_key,
-        https=https,
-        timeout=timeout,
-        prefer_grpc=prefer_grpc,
-    )
-    if client is None:
-        client = own_client(connection)  # the returned store's alone: close store.client
+    if client is None:  # the returned store's alone: close store.client
+        client = own_client(
+            Connection(
+                location=location,
+                path=path,
+                url=url,
+                api_key=api_key,
+                https=https,
+                timeout=timeout,
+                prefer_grpc=prefer_grpc,
+            )
+        )
     sparse = None if sparse_embedding is None else _stock_sparse(sparse_embedding)
     dense_name = store_options.pop("vector_name", "")
     sparse_name = store_options.pop("sparse_vector_name", "langchain-sparse")

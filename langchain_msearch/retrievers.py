@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from langchain_msearch.vectorstores import MSearchVectorStore
 from msearch.errors import InvalidInputError
-from msearch.hits import result_metadata
+from msearch.hits import result_metadata, with_search_scores
 from msearch.store import Hit
 from msearch.store.text import (
     arerank_hits,
@@ -125,13 +125,9 @@ _OPTIONS = ("k", "filter", "mode", "fusion", "score_threshold", "fetch_k")
 
 
 def _document(hit: Hit, search_score: float | None = None) -> Document:
-    if search_score is None:
-        metadata, _ = result_metadata(hit)
-    else:  # reranked: the hit's score is the reranker's
-        metadata, _ = result_metadata(hit, search_score=search_score, relevance=hit.score)
+    metadata, _ = result_metadata(hit, search_score)
     return Document(id=hit.id, page_content=hit.content or "", metadata=metadata)
 
 
 def _reranked_documents(searched: list[Hit], reranked: list[Hit]) -> list[Document]:
-    scores = {hit.point_id: hit.score for hit in searched}
-    return [_document(hit, scores[hit.point_id]) for hit in reranked]
+    return [_document(hit, score) for hit, score in with_search_scores(searched, reranked)]

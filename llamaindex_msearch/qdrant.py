@@ -55,17 +55,18 @@ def qdrant_vector_store(
                 "docs", location=":memory:", sparse_embedding=sparse_embedder("BAAI/bge-m3")
             )
     """
-    connection = Connection(
-        location=location,
-        path=path,
-        url=url,
-        api_key=api_key,
-        https=https,
-        timeout=timeout,
-        prefer_grpc=prefer_grpc,
-    )
-    if client is None:
-        client = own_client(connection)  # the returned store's alone: close store.client
+    if client is None:  # the returned store's alone: close store.client
+        client = own_client(
+            Connection(
+                location=location,
+                path=path,
+                url=url,
+                api_key=api_key,
+                https=https,
+                timeout=timeout,
+                prefer_grpc=prefer_grpc,
+            )
+        )
     hybrid: dict[str, Any] = {}
     if sparse_embedding is not None:
         embedder = as_sparse_embedder(sparse_embedding)

@@ -11,7 +11,7 @@ from llama_index.core.vector_stores.types import MetadataFilters
 
 from llamaindex_msearch.vector_store import MSearchVectorStore, to_node, to_qdrant_filter
 from msearch.errors import InvalidInputError
-from msearch.hits import result_metadata
+from msearch.hits import result_metadata, with_search_scores
 from msearch.store import Hit
 from msearch.store.text import (
     MODES,
@@ -151,13 +151,11 @@ def _scored(hit: Hit, search_score: float | None = None) -> NodeWithScore:
     """A node with the metadata every msearch retriever shows (``msearch.hits``); the keys
     msearch adds are hidden from the LLM and the embedder."""
     node = to_node(hit)
-    relevance = None if search_score is None else hit.score
-    node.metadata, added = result_metadata(hit, search_score=search_score, relevance=relevance)
+    node.metadata, added = result_metadata(hit, search_score)
     node.excluded_llm_metadata_keys.extend(added)
     node.excluded_embed_metadata_keys.extend(added)
     return NodeWithScore(node=node, score=hit.score)
 
 
 def _reranked(searched: list[Hit], reranked: list[Hit]) -> list[NodeWithScore]:
-    scores = {hit.point_id: hit.score for hit in searched}
-    return [_scored(hit, scores[hit.point_id]) for hit in reranked]
+    return [_scored(hit, score) for hit, score in with_search_scores(searched, reranked)]

@@ -118,13 +118,13 @@ class MSearchVectorStore(BasePydanticVectorStore):
         **store_options: Any,
     ) -> None:
         # to_dict() writes LlamaIndex's class-level flags too; they describe this class
-        fixed = {"stores_text": True, "is_embedding_query": True, "flat_metadata": False}
         given = {
             "stores_text": stores_text,
             "is_embedding_query": is_embedding_query,
             "flat_metadata": flat_metadata,
         }
-        changed = sorted(name for name, value in given.items() if value != fixed[name])
+        fields = type(self).model_fields
+        changed = sorted(name for name, value in given.items() if value != fields[name].default)
         if changed:
             raise InvalidInputError(f"MSearchVectorStore cannot change {changed}")
         super().__init__(  # type: ignore[call-arg]  # pydantic fields declared above
@@ -454,9 +454,9 @@ def _equal(key: str, value: Any) -> Any:
 
 def _any_of(key: str, values: Any) -> Any:
     items = list(values)
-    if items and all(isinstance(v, str) for v in items):
-        return models.FieldCondition(key=key, match=models.MatchAny(any=items))
-    if items and all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+    strings = all(isinstance(v, str) for v in items)
+    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in items)
+    if items and (strings or ints):  # what Qdrant's MatchAny takes
         return models.FieldCondition(key=key, match=models.MatchAny(any=items))
     return models.Filter(should=[_equal(key, v) for v in items])
 

@@ -87,6 +87,8 @@ _DATA_URI = re.compile(r"data:[\w.+/-]*(?:;[\w.+=-]*)*,")
 _URI_END = re.compile(r"[\s)\]\"'<>]")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/=]{256,}")
 _MIXED = (re.compile(r"[a-z]"), re.compile(r"[A-Z]"), re.compile(r"[0-9+/]"))
+_TAIL = 64  # an unfinished word this short is held for the next piece ("data:" split in two)
+_PARTIAL = re.compile(r"\S+\Z")
 
 
 def _blob(match: re.Match[str]) -> str:
@@ -94,8 +96,6 @@ def _blob(match: re.Match[str]) -> str:
     sequence) is kept as text."""
     run = match.group()
     return "" if all(kind.search(run) for kind in _MIXED) else run
-_TAIL = 64  # an unfinished word this short is held for the next piece ("data:" split in two)
-_PARTIAL = re.compile(r"\S+\Z")
 
 
 def without_blobs(pieces: Iterable[str]) -> Iterator[str]:

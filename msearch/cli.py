@@ -101,7 +101,12 @@ def _parser() -> argparse.ArgumentParser:
 def open_store(config: Config) -> Store:
     if config.url:
         return Store(config.collection, url=config.url, api_key=config.api_key or None)
-    return Store(config.collection, path=config.store_path or default_path())
+    return Store(config.collection, path=_store_folder(config))
+
+
+def _store_folder(config: Config) -> Path:
+    """The embedded store folder the configuration names (or the default one)."""
+    return Path(config.store_path or default_path()).expanduser()
 
 
 def _options(config: Config) -> dict[str, Any]:
@@ -218,7 +223,7 @@ def _index(args: argparse.Namespace, config: Config) -> int:
 
 def _search(args: argparse.Namespace, config: Config) -> int:
     filters = dict(_key_value(item) for item in args.filter)
-    folder = Path(config.store_path or default_path()).expanduser()
+    folder = _store_folder(config)
     if not config.url and not folder.exists():  # searching must not create an empty store
         raise _input_error(f"there is no store at {folder}: run msearch index first (or --store)")
     with open_store(config) as store:
@@ -358,8 +363,7 @@ def _check_export_folder(target: Path, config: Config) -> None:
     never the source itself, another engine's folder, or a folder of other files."""
     from msearch.store.folders import CLIENT, check_folder, detect
 
-    source = Path(config.store_path or default_path()).expanduser().resolve()
-    if not config.url and target.expanduser().resolve() == source:
+    if not config.url and target.expanduser().resolve() == _store_folder(config).resolve():
         raise _input_error(f"--to-path {target} is the store being exported")
     if target.exists() and not target.is_dir():
         raise _input_error(f"--to-path {target} is a file, not a folder")
@@ -372,7 +376,7 @@ def _check_export_folder(target: Path, config: Config) -> None:
 
 def _info(args: argparse.Namespace, config: Config) -> int:
     with open_store(config) as store:
-        where = config.url or str(config.store_path or default_path())
+        where = config.url or str(_store_folder(config))
         print(f"store: {where}")
         schema = store.schema
         if schema is None:

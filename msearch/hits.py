@@ -29,11 +29,12 @@ RELEVANCE = "relevance_score"
 
 
 def result_metadata(
-    hit: Hit, *, search_score: float | None = None, relevance: float | None = None
+    hit: Hit, search_score: float | None = None
 ) -> tuple[dict[str, Any], list[str]]:
     """The metadata a retriever's result shows for ``hit``, and the keys msearch added.
 
-    ``search_score`` defaults to the hit's own score; ``relevance`` is the reranker's score.
+    ``search_score`` given means ``hit`` was reranked: its own score is the reranker's
+    relevance, and ``search_score`` what the search gave it.
     """
     metadata = dict(hit.metadata)
     added = []
@@ -41,9 +42,16 @@ def result_metadata(
         if value is not None and key not in metadata:
             metadata[key] = value
             added.append(key)
-    metadata[SCORE] = hit.score if search_score is None else search_score
-    added.append(SCORE)
-    if relevance is not None:
-        metadata[RELEVANCE] = relevance
-        added.append(RELEVANCE)
+    if search_score is None:
+        metadata[SCORE] = hit.score
+        added.append(SCORE)
+    else:
+        metadata[SCORE], metadata[RELEVANCE] = search_score, hit.score
+        added += [SCORE, RELEVANCE]
     return metadata, added
+
+
+def with_search_scores(searched: list[Hit], reranked: list[Hit]) -> list[tuple[Hit, float | None]]:
+    """Each reranked hit (its score now the reranker's) with the score its search gave it."""
+    scores = {hit.point_id: hit.score for hit in searched}
+    return [(hit, scores[hit.point_id]) for hit in reranked]

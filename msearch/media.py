@@ -29,9 +29,8 @@ import numpy as np
 
 from msearch._deps import require
 from msearch.errors import MediaError
-from msearch.urls import URL_MAX_BYTES, URL_MAX_REDIRECTS, URL_TIMEOUT_S, fetch_url, shown
-
-__all__ = ["URL_MAX_BYTES", "URL_MAX_REDIRECTS", "URL_TIMEOUT_S", "fetch_url"]  # re-exported
+from msearch.urls import URL_MAX_BYTES, URL_TIMEOUT_S, fetch_url, shown
+from msearch.urls import URL_MAX_REDIRECTS as URL_MAX_REDIRECTS  # re-exported
 
 #: Overlap between consecutive audio windows, in seconds (a window starts every
 #: ``window_s - overlap_s`` seconds).

@@ -11,6 +11,7 @@ open the same folder; the client closes when the last store using it closes.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -26,13 +27,14 @@ from msearch.store.folders import CLIENT, check_folder
 MEMORY = ":memory:"
 
 
-def _client_parameters() -> set[str]:
+@functools.cache
+def _client_parameters() -> frozenset[str]:
     """The keyword arguments QdrantClient names (its ``**kwargs`` would swallow any other)."""
     import inspect
 
     parameters = inspect.signature(QdrantClient.__init__).parameters.values()
     named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return {p.name for p in parameters if p.kind in named}
+    return frozenset(p.name for p in parameters if p.kind in named)
 
 
 def default_path() -> Path:
@@ -108,9 +110,6 @@ def connect(connection: Connection) -> QdrantClient:
     with _shared_lock:
         client, users = _shared.get(folder, (None, 0))
         if client is None:
-            # qdrant-client would start an empty store inside a Qdrant Edge folder: refuse.
-            check_folder(folder, CLIENT)
-            folder.mkdir(parents=True, exist_ok=True)
             client = _open_folder(folder, connection.client_options or {})
         _shared[folder] = (client, users + 1)
         return client
@@ -133,8 +132,6 @@ def own_client(connection: Connection) -> QdrantClient:
                 f"the embedded Qdrant folder {folder} is open in an msearch store in this "
                 "process; close it first, or use msearch's own vector store on it"
             )
-    check_folder(folder, CLIENT)
-    folder.mkdir(parents=True, exist_ok=True)
     return _open_folder(folder, connection.client_options or {})
 
 
@@ -152,6 +149,9 @@ def release(client: QdrantClient) -> None:
 
 
 def _open_folder(folder: Path, options: dict[str, Any]) -> QdrantClient:
+    # qdrant-client would start an empty store inside a Qdrant Edge folder: refuse.
+    check_folder(folder, CLIENT)
+    folder.mkdir(parents=True, exist_ok=True)
     try:
         return QdrantClient(path=str(folder), **options)
     except (ValueError, sqlite3.DatabaseError) as err:  # meta.json or storage.sqlite damaged

@@ -261,10 +261,14 @@ def weighted_fusion(lists: Sequence[list[Hit]], weights: Sequence[float], k: int
     return [dataclasses.replace(first[point], score=total[point]) for point in order]
 
 
+#: Scores that are distances (smaller is nearer); the others are similarities.
+_DISTANCES = (s.Distance.EUCLID, s.Distance.MANHATTAN)
+
+
 def _ranked(points: Sequence[StoredPoint], distance: s.Distance) -> list[Hit]:
     """Hits best first, equal scores in point-id order: engines break ties differently
     (and not always the same way twice), so every surface gets one order."""
-    sign = 1.0 if distance in (s.Distance.EUCLID, s.Distance.MANHATTAN) else -1.0
+    sign = 1.0 if distance in _DISTANCES else -1.0
     hits = [_hit(point) for point in points]
     return sorted(hits, key=lambda hit: (sign * float(hit.score or 0.0), hit.point_id))
 
@@ -274,7 +278,7 @@ def _above(hits: list[Hit], threshold: float | None, distance: s.Distance) -> li
         return hits
     if isinstance(threshold, bool) or not isinstance(threshold, int | float):
         raise InvalidInputError(f"score_threshold must be a number, got {threshold!r}")
-    if distance in (s.Distance.EUCLID, s.Distance.MANHATTAN):
+    if distance in _DISTANCES:
         return [hit for hit in hits if hit.score is not None and hit.score <= threshold]
     return [hit for hit in hits if hit.score is not None and hit.score >= threshold]
 
