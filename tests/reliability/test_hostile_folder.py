@@ -286,3 +286,18 @@ def test_an_inline_image_in_markdown_is_not_indexed_as_text(
     stored = " ".join(hit.content or "" for hit in hits)
     assert len(hits) == 1 and "base64" not in stored and key not in stored
     assert "Cats sleep most of the day." in stored and "They purr when content." in stored
+
+
+def test_follow_links_is_read_from_the_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from msearch.config import load_config
+
+    file = tmp_path / "msearch.toml"
+    file.write_text("[index]\nfollow_links = true\n")
+    assert load_config(file).follow_links is True
+    monkeypatch.setenv("MSEARCH_FOLLOW_LINKS", "0")
+    assert load_config(file).follow_links is False
+    file.write_text("")
+    monkeypatch.delenv("MSEARCH_FOLLOW_LINKS")
+    assert load_config(file).follow_links is False

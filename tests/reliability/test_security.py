@@ -390,3 +390,19 @@ def test_credentials_and_query_strings_never_appear_in_errors(
         text = str(caught.value)
         assert "hunter2" not in text and "alice" not in text and "deadbeef" not in text
         assert "127.0.0.1:9/cat.png" in text
+
+
+def test_allow_private_and_audio_url_limits_are_honoured(
+    hostile_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MSEARCH_ALLOW_PRIVATE_URLS")
+    with pytest.raises(MediaError, match="loopback, private or reserved"):
+        media.fetch_url(f"{hostile_server}/tiny")
+    assert media.fetch_url(f"{hostile_server}/tiny", allow_private=True) == b"abc"
+    monkeypatch.setenv("MSEARCH_ALLOW_PRIVATE_URLS", "1")
+    with pytest.raises(MediaError, match="larger than the 10000 B limit"):
+        media.load_audio(f"{hostile_server}/undeclared", max_bytes=10_000)
+    started = time.monotonic()
+    with pytest.raises(MediaError, match="within 1 s"):
+        media.load_audio(f"{hostile_server}/drip", timeout=1.0)
+    assert time.monotonic() - started < 8.0
