@@ -14,9 +14,10 @@ from msearch.sparse import sparse_embedder
 class MSearchSparseEmbeddings(SparseEmbeddings):
     """Local sparse (lexical) embeddings for langchain-qdrant's hybrid mode.
 
-    With BGE-M3 on the ``"flag"`` backend, the dense ``MSearchEmbeddings`` and this class
-    share one loaded model, and the dense pass over a batch also yields its sparse vectors,
-    so ``QdrantVectorStore`` in HYBRID mode runs the model once per batch.
+    With BGE-M3 on the ``"transformers"`` (or ``"flag"``) backend, the dense
+    ``MSearchEmbeddings`` and this class share one loaded model, and the dense pass over a
+    batch also yields its sparse vectors, so ``QdrantVectorStore`` in HYBRID mode runs the
+    model once per batch.
 
     Example:
         .. code-block:: python
@@ -26,8 +27,8 @@ class MSearchSparseEmbeddings(SparseEmbeddings):
 
             store = QdrantVectorStore.from_texts(
                 ["Qdrant stores vectors.", "Cats purr."],
-                embedding=MSearchEmbeddings("BAAI/bge-m3", backend="flag"),
-                sparse_embedding=MSearchSparseEmbeddings("BAAI/bge-m3", backend="flag"),
+                embedding=MSearchEmbeddings("BAAI/bge-m3", backend="transformers"),
+                sparse_embedding=MSearchSparseEmbeddings("BAAI/bge-m3", backend="transformers"),
                 retrieval_mode=RetrievalMode.HYBRID,
                 location=":memory:",
                 collection_name="docs",
@@ -35,7 +36,7 @@ class MSearchSparseEmbeddings(SparseEmbeddings):
             store.similarity_search("where do vectors live?", k=1)
     """
 
-    def __init__(self, model: str, backend: str = "flag", **options: Any) -> None:
+    def __init__(self, model: str, backend: str = "transformers", **options: Any) -> None:
         self.model = model
         self.backend = backend
         self.embedder: SparseEmbedder = sparse_embedder(model, backend, **options)

@@ -28,7 +28,7 @@ class MSearchSparseEmbedding(BaseSparseEmbedding):
             from llamaindex_msearch import MSearchSparseEmbedding
             from qdrant_client import QdrantClient
 
-            sparse = MSearchSparseEmbedding("BAAI/bge-m3", backend="flag")
+            sparse = MSearchSparseEmbedding("BAAI/bge-m3", backend="transformers")
             store = QdrantVectorStore(
                 collection_name="docs",
                 client=QdrantClient(location=":memory:"),
@@ -38,12 +38,16 @@ class MSearchSparseEmbedding(BaseSparseEmbedding):
             )
     """
 
-    backend: str = Field(default="flag", description="msearch backend name")
+    backend: str = Field(default="transformers", description="msearch backend name")
     options: dict[str, Any] = Field(default_factory=dict, description="backend options")
     _embedder: SparseEmbedder = PrivateAttr()
 
     def __init__(
-        self, model: str, backend: str = "flag", embed_batch_size: int = 1024, **options: Any
+        self,
+        model: str,
+        backend: str = "transformers",
+        embed_batch_size: int = 1024,
+        **options: Any,
     ) -> None:
         super().__init__(  # type: ignore[call-arg]  # pydantic fields declared above
             model_name=model, backend=backend, options=options, embed_batch_size=embed_batch_size
@@ -88,7 +92,7 @@ class MSearchSparseEmbedding(BaseSparseEmbedding):
 
 
 def sparse_encoders(
-    model: str, backend: str = "flag", **options: Any
+    model: str, backend: str = "transformers", **options: Any
 ) -> tuple[SparseEncoder, SparseEncoder]:
     """``(sparse_doc_fn, sparse_query_fn)`` for llama-index's ``QdrantVectorStore``.
 

@@ -13,8 +13,8 @@ An example ``msearch.toml``::
     text_backend = "sentence-transformers"
     image = "openai/clip-vit-base-patch32"
     audio = "laion/clap-htsat-unfused"
-    sparse = ""            # e.g. "BAAI/bge-m3" with sparse_backend = "flag" for hybrid search
-    rerank = ""            # e.g. "BAAI/bge-reranker-v2-m3" with rerank_backend = "flag"
+    sparse = ""            # e.g. "BAAI/bge-m3" (sparse_backend = "transformers") for hybrid search
+    rerank = ""            # e.g. "BAAI/bge-reranker-v2-m3" (the default rerank_backend runs it)
     device = "cpu"
     precision = "float32"  # "auto": bf16 where the CPU/GPU runs it natively (docs/benchmarks.md)
     batch_size = 32
@@ -52,7 +52,7 @@ class Config:
     audio_model: str = "laion/clap-htsat-unfused"
     audio_backend: str = "transformers"
     sparse_model: str = ""
-    sparse_backend: str = "flag"
+    sparse_backend: str = "transformers"
     rerank_model: str = ""
     rerank_backend: str = "sentence-transformers"
     device: str = ""

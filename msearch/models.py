@@ -135,7 +135,7 @@ register(
         max_tokens=512,
         pooling=Pooling.CLS,
         query_prompt="Represent this sentence for searching relevant passages: ",
-        backends=(*_TEXT, "flag"),
+        backends=(*_TEXT, "transformers", "flag"),
     )
 )
 
@@ -159,7 +159,7 @@ register(
         max_tokens=8192,
         pooling=Pooling.CLS,
         sparse=True,
-        backends=("flag", *_TEXT),
+        backends=("transformers", "flag", *_TEXT),
     )
 )
 register(
@@ -169,7 +169,7 @@ register(
         max_tokens=512,
         pooling=Pooling.CLS,
         query_prompt="为这个句子生成表示以用于检索相关文章：",
-        backends=("flag", *_TEXT),
+        backends=("transformers", "flag", *_TEXT),
     )
 )
 _QWEN3_TASK = "Given a web search query, retrieve relevant passages that answer the query"

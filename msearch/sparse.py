@@ -1,9 +1,9 @@
 """Sparse (lexical) embeddings for hybrid search: the shared API and the factory.
 
 A sparse vector holds a weight per vocabulary token id; Qdrant stores it in a sparse named
-vector and fuses it with the dense one. BGE-M3 (backend ``"flag"``) computes its sparse
-weights in the same forward pass as its dense vector, so a hybrid collection pays for one
-pass per batch, not two.
+vector and fuses it with the dense one. BGE-M3 (backend ``"transformers"``, or ``"flag"``)
+computes its sparse weights in the same forward pass as its dense vector, so a hybrid
+collection pays for one pass per batch, not two.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def sparse_from_weights(token_ids: Sequence[int], weights: Sequence[float]) -> S
     return SparseVector(indices=indices, values=values)
 
 
-def sparse_embedder(model: str, backend: str = "flag", **options: Any) -> SparseEmbedder:
+def sparse_embedder(model: str, backend: str = "transformers", **options: Any) -> SparseEmbedder:
     """A sparse embedder for ``model`` on ``backend``; nothing loads until first use.
 
     A registered model that has no sparse output (a dense-only model) is refused here with

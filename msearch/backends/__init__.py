@@ -21,9 +21,11 @@ _IMPLEMENTATIONS: dict[str, dict[str, str]] = {
         "infinity": "msearch.backends.infinity_local:InfinityTextEmbedder",
         "infinity-server": "msearch.backends.infinity_remote:InfinityServerTextEmbedder",
         "flag": "msearch.backends.flag:FlagEmbedder",
+        "transformers": "msearch.backends.bge:BGEEmbedder",
         "qwen3": "msearch.backends.qwen3:Qwen3TextEmbedder",
     },
     "sparse": {
+        "transformers": "msearch.backends.bge:BGEEmbedder",
         "flag": "msearch.backends.flag:FlagEmbedder",
     },
     "rerank": {

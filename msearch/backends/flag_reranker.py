@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from msearch._deps import require
-from msearch.backends._loading import input_limit
-from msearch.backends.base import RerankerBase
-from msearch.backends.flag import _FlagModel, local_folder
+from msearch.backends._loading import input_limit, model_not_found
+from msearch.backends.base import BlockingModel, RerankerBase
+from msearch.backends.bge import checked_dtype, local_folder
+from msearch.backends.flag import build_flag
 from msearch.errors import BackendError, MSearchError
 from msearch.models import ModelSpec
 
@@ -38,7 +39,7 @@ class _Loaded:
         self.max_length = max_length
 
 
-class FlagReranker(_FlagModel, RerankerBase):
+class FlagReranker(BlockingModel, RerankerBase):
     """BGE rerankers through FlagEmbedding, scored in 0..1 (raw logits with ``raw_scores``).
 
     Options: ``max_length`` (default: the model's own limit, the smallest of the registry's
@@ -57,9 +58,16 @@ class FlagReranker(_FlagModel, RerankerBase):
         *,
         max_length: int | None = None,
         prompt: str | None = None,
+        device: str | None = None,
+        dtype: str = "float32",
+        fp16: bool = False,
+        trust_remote_code: bool = False,
         **options: Any,
     ) -> None:
         super().__init__(spec, **options)
+        self.dtype = checked_dtype(dtype, fp16)
+        self.device = device
+        self.trust_remote_code = trust_remote_code
         if max_length is not None and max_length < 2:
             raise ValueError(f"max_length must be >= 2, got {max_length}")
         #: What the caller asked for; ``None`` reads the model's limit when it loads.
@@ -68,17 +76,27 @@ class FlagReranker(_FlagModel, RerankerBase):
 
     def _load(self) -> _Loaded:
         require("FlagEmbedding", "flag")  # before fetching a hub model it could not run
-        folder = local_folder(self.spec.name)
+        torch = require("torch", "flag")
+        folder = local_folder(self.spec.name, "flag")
         llm = _is_causal_lm(folder)
-        options = {
+        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        options: dict[str, Any] = {
             "max_length": self.max_length or _FLAG_DEFAULT_MAX_LENGTH,
             "batch_size": self.batch_size,
+            "dtype": self.dtype,
+            "device": device,
+            "trust_remote_code": self.trust_remote_code,
         }
-        if llm:
-            flag, device = self._build("FlagLLMReranker", folder, prompt=self.prompt, **options)
-        else:
-            flag, device = self._build("FlagReranker", folder, **options)
-            flag.model.to(device).eval()
+        try:
+            if llm:
+                flag = build_flag("FlagLLMReranker", folder, prompt=self.prompt, **options)
+            else:
+                flag = build_flag("FlagReranker", folder, **options)
+                flag.model.to(device).eval()
+        except MSearchError:
+            raise
+        except OSError as err:
+            raise model_not_found(self.spec.name, err) from err
         # FlagEmbedding's own default (512) ignores the model: on a smaller position table a
         # long document would overflow it and crash the forward pass.
         max_length = self.max_length or (

@@ -61,7 +61,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         MSearchEmbeddings(model=MINILM),
         COLLECTION,
         path=path,
-        sparse_embedding=MSearchSparseEmbeddings(model=tiny_bge_m3_path(), backend="flag"),
+        sparse_embedding=MSearchSparseEmbeddings(model=tiny_bge_m3_path(), backend="transformers"),
     )
     texts = [text for text, _ in DOCS.values()]
     store.add_texts(texts, [meta for _, meta in DOCS.values()], ids=list(DOCS))
@@ -75,7 +75,7 @@ def _cli(folder: Path, *argv: str, **env: str) -> Result:
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "MSEARCH_SPARSE_MODEL": tiny_bge_m3_path(),
-        "MSEARCH_SPARSE_BACKEND": "flag",
+        "MSEARCH_SPARSE_BACKEND": "transformers",
         **env,
     }
     command = [sys.executable, "-m", "msearch.cli", "search", QUERY, "--json", "-k", str(K)]
@@ -119,13 +119,13 @@ def surfaces(folder: Path, cli_results: dict[str, Result]) -> dict[str, Any]:
     langchain = LangChainStore(
         MSearchEmbeddings(model=MINILM),
         store=core,
-        sparse_embedding=MSearchSparseEmbeddings(model=tiny_bge_m3_path(), backend="flag"),
+        sparse_embedding=MSearchSparseEmbeddings(model=tiny_bge_m3_path(), backend="transformers"),
     )
     llama_embed = MSearchEmbedding(model=MINILM)
     llama = LlamaStore(
         store=core,
         embed_model=llama_embed,
-        sparse_embedding=MSearchSparseEmbedding(model=tiny_bge_m3_path(), backend="flag"),
+        sparse_embedding=MSearchSparseEmbedding(model=tiny_bge_m3_path(), backend="transformers"),
     )
     yield {"core": core, "langchain": langchain, "llama": llama, "llama_embed": llama_embed}
     core.close()
@@ -134,7 +134,7 @@ def surfaces(folder: Path, cli_results: dict[str, Result]) -> dict[str, Any]:
 def _core_vectors() -> tuple[Any, Any]:
     return (
         text_embedder(MINILM).embed_query(QUERY),
-        sparse_embedder(tiny_bge_m3_path(), "flag").embed_query_sparse(QUERY),
+        sparse_embedder(tiny_bge_m3_path(), "transformers").embed_query_sparse(QUERY),
     )
 
 

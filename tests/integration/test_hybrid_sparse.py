@@ -25,10 +25,10 @@ def test_langchain_qdrant_hybrid_mode_indexes_and_queries(m3: str) -> None:
 
     from langchain_msearch import MSearchEmbeddings, MSearchSparseEmbeddings
 
-    dense = MSearchEmbeddings(m3, backend="flag")
-    sparse = MSearchSparseEmbeddings(m3, backend="flag")
+    dense = MSearchEmbeddings(m3, backend="transformers")
+    sparse = MSearchSparseEmbeddings(m3, backend="transformers")
     passes = [0]
-    encoder = dense.embedder.loaded.flag.model.model  # type: ignore[attr-defined]
+    encoder = dense.embedder.loaded.model["encoder"]  # type: ignore[attr-defined]
     hook = encoder.register_forward_hook(lambda *_: passes.__setitem__(0, passes[0] + 1))
     store = QdrantVectorStore.from_texts(
         TEXTS,
@@ -60,12 +60,12 @@ async def test_langchain_qdrant_hybrid_async(m3: str) -> None:
 
     from langchain_msearch import MSearchEmbeddings, MSearchSparseEmbeddings
 
-    sparse = MSearchSparseEmbeddings(m3, backend="flag")
+    sparse = MSearchSparseEmbeddings(m3, backend="transformers")
     vectors = await sparse.aembed_documents(TEXTS)
     assert [v.indices for v in vectors] == [v.indices for v in sparse.embed_documents(TEXTS)]
     store = QdrantVectorStore.from_texts(
         TEXTS,
-        embedding=MSearchEmbeddings(m3, backend="flag"),
+        embedding=MSearchEmbeddings(m3, backend="transformers"),
         sparse_embedding=sparse,
         retrieval_mode=RetrievalMode.HYBRID,
         location=":memory:",
@@ -82,7 +82,7 @@ def test_llamaindex_qdrant_enable_hybrid_indexes_and_queries(m3: str) -> None:
 
     from llamaindex_msearch import MSearchEmbedding, MSearchSparseEmbedding
 
-    sparse = MSearchSparseEmbedding(m3, backend="flag")
+    sparse = MSearchSparseEmbedding(m3, backend="transformers")
     store = QdrantVectorStore(
         collection_name="hybrid",
         client=QdrantClient(location=":memory:"),
@@ -98,7 +98,7 @@ def test_llamaindex_qdrant_enable_hybrid_indexes_and_queries(m3: str) -> None:
             for i, text in enumerate(TEXTS)
         ],
         storage_context=StorageContext.from_defaults(vector_store=store),
-        embed_model=MSearchEmbedding(m3, backend="flag"),
+        embed_model=MSearchEmbedding(m3, backend="transformers"),
     )
     retriever = index.as_retriever(
         vector_store_query_mode="hybrid", similarity_top_k=2, sparse_top_k=2
@@ -110,7 +110,7 @@ def test_llamaindex_qdrant_enable_hybrid_indexes_and_queries(m3: str) -> None:
 def test_llamaindex_sparse_embedding_api(m3: str) -> None:
     from llamaindex_msearch import MSearchSparseEmbedding, sparse_encoders
 
-    sparse = MSearchSparseEmbedding(m3, backend="flag")
+    sparse = MSearchSparseEmbedding(m3, backend="transformers")
     query = sparse.get_query_embedding("capital of France")
     assert query and all(isinstance(k, int) and v > 0 for k, v in query.items())
     documents = sparse.get_text_embedding_batch(TEXTS)
@@ -124,9 +124,9 @@ async def test_async_sparse_adapters_match_sync(m3: str) -> None:
     from langchain_msearch import MSearchSparseEmbeddings
     from llamaindex_msearch import MSearchSparseEmbedding
 
-    llama = MSearchSparseEmbedding(m3, backend="flag")
+    llama = MSearchSparseEmbedding(m3, backend="transformers")
     assert await llama.aget_query_embedding("cats") == llama.get_query_embedding("cats")
     assert await llama.aget_text_embedding_batch(TEXTS) == llama.get_text_embedding_batch(TEXTS)
-    chain = MSearchSparseEmbeddings(m3, backend="flag")
+    chain = MSearchSparseEmbeddings(m3, backend="transformers")
     assert await chain.aembed_query("cats") == chain.embed_query("cats")
     assert await chain.aembed_documents([]) == []

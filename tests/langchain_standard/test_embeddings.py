@@ -37,6 +37,7 @@ class TestMSearchEmbeddingsSentenceTransformers(EmbeddingsIntegrationTests):
         return {"model": minilm_path(), "backend": "sentence-transformers"}
 
 
+@pytest.mark.legacy_stack("infinity_emb")
 class TestMSearchEmbeddingsInfinity(TestMSearchEmbeddingsSentenceTransformers):
     @property
     def embedding_model_params(self) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.support.portable import portable_tokenizer
 from tests.support.process_dir import process_dir
 
 #: Tokenizer ``model_max_length``; the position table holds exactly this many tokens (+2 for
@@ -52,8 +53,9 @@ def _train_tokenizer(folder: Path) -> object:
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
     trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=SPECIALS, show_progress=False)
     tokenizer.train_from_iterator(CORPUS * 5, trainer=trainer)
+    # positional: the keyword for the CLS token changed between tokenizers releases
     tokenizer.post_processor = processors.RobertaProcessing(
-        sep=("</s>", tokenizer.token_to_id("</s>")), cls=("<s>", tokenizer.token_to_id("<s>"))
+        ("</s>", tokenizer.token_to_id("</s>")), ("<s>", tokenizer.token_to_id("<s>"))
     )
     tokenizer.decoder = decoders.Metaspace()
     fast = PreTrainedTokenizerFast(
@@ -68,6 +70,7 @@ def _train_tokenizer(folder: Path) -> object:
         model_input_names=["input_ids", "attention_mask"],
     )
     fast.save_pretrained(str(folder))
+    portable_tokenizer(folder)
     return fast
 
 
@@ -120,3 +123,37 @@ def tiny_bge_m3_path() -> str:
 def tiny_dense_encoder_path() -> str:
     """The dense-only encoder folder (no heads), built once per process."""
     return build_tiny_encoder(process_dir("tiny-bge") / "dense", heads=False)
+
+
+def build_tiny_reranker(folder: Path) -> str:
+    """A bge-reranker-like cross-encoder: ``XLMRobertaForSequenceClassification`` with one
+    relevance logit and the tiny XLM-R tokenizer (built once; later calls reuse it)."""
+    if (folder / "config.json").exists():
+        return str(folder)
+    import torch
+    from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = _train_tokenizer(folder)
+    config = XLMRobertaConfig(
+        vocab_size=len(tokenizer),  # type: ignore[arg-type]
+        hidden_size=HIDDEN,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=MAX_LENGTH + 2,
+        pad_token_id=SPECIALS.index("<pad>"),
+        bos_token_id=SPECIALS.index("<s>"),
+        eos_token_id=SPECIALS.index("</s>"),
+        initializer_range=0.2,
+        num_labels=1,
+        architectures=["XLMRobertaForSequenceClassification"],
+    )
+    torch.manual_seed(2)
+    XLMRobertaForSequenceClassification(config).eval().save_pretrained(str(folder))
+    return str(folder)
+
+
+def tiny_reranker_path() -> str:
+    """The bge-reranker-like folder, built once per process."""
+    return build_tiny_reranker(process_dir("tiny-bge") / "reranker")

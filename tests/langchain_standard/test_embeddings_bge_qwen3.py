@@ -1,4 +1,5 @@
-"""LangChain's standard Embeddings suites for MSearchEmbeddings on ``"flag"`` and ``"qwen3"``.
+"""LangChain's standard Embeddings suites for MSearchEmbeddings on the BGE backends
+(``"transformers"``; ``"flag"`` in the legacy stack) and on ``"qwen3"``.
 
 The suites read the model folder from class properties, so the tiny models come from the
 support builders, which build once per process.
@@ -6,6 +7,7 @@ support builders, which build once per process.
 
 from __future__ import annotations
 
+import pytest
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests
 from langchain_tests.unit_tests import EmbeddingsUnitTests
 
@@ -14,33 +16,47 @@ from tests.support.tiny_bge_m3 import tiny_bge_m3_path
 from tests.support.tiny_qwen3 import tiny_qwen3_embedding_path
 
 
-class TestFlagEmbeddingsUnit(EmbeddingsUnitTests):
+class TestBGEM3EmbeddingsUnit(EmbeddingsUnitTests):
     @property
     def embeddings_class(self) -> type[MSearchEmbeddings]:
         return MSearchEmbeddings
 
     @property
     def embedding_model_params(self) -> dict:
+        return {"model": tiny_bge_m3_path(), "backend": "transformers"}
+
+
+@pytest.mark.legacy_stack("FlagEmbedding")
+class TestFlagEmbeddingsUnit(TestBGEM3EmbeddingsUnit):
+    @property
+    def embedding_model_params(self) -> dict:
         return {"model": tiny_bge_m3_path(), "backend": "flag"}
 
 
-class TestQwen3EmbeddingsUnit(TestFlagEmbeddingsUnit):
+class TestQwen3EmbeddingsUnit(TestBGEM3EmbeddingsUnit):
     @property
     def embedding_model_params(self) -> dict:
         return {"model": tiny_qwen3_embedding_path(), "backend": "qwen3"}
 
 
-class TestFlagEmbeddings(EmbeddingsIntegrationTests):
+class TestBGEM3Embeddings(EmbeddingsIntegrationTests):
     @property
     def embeddings_class(self) -> type[MSearchEmbeddings]:
         return MSearchEmbeddings
 
     @property
     def embedding_model_params(self) -> dict:
+        return {"model": tiny_bge_m3_path(), "backend": "transformers"}
+
+
+@pytest.mark.legacy_stack("FlagEmbedding")
+class TestFlagEmbeddings(TestBGEM3Embeddings):
+    @property
+    def embedding_model_params(self) -> dict:
         return {"model": tiny_bge_m3_path(), "backend": "flag"}
 
 
-class TestQwen3Embeddings(TestFlagEmbeddings):
+class TestQwen3Embeddings(TestBGEM3Embeddings):
     @property
     def embedding_model_params(self) -> dict:
         return {"model": tiny_qwen3_embedding_path(), "backend": "qwen3", "dimensions": 64}

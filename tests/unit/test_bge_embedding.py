@@ -1,4 +1,6 @@
-"""FlagEmbedding backend: BGE-M3 parity with BGEM3FlagModel, one pass for hybrid, bad input."""
+"""BGE-M3 and BGE dense models on both BGE backends: msearch's own on transformers, and
+FlagEmbedding's (legacy stack). Parity with BGEM3FlagModel/FlagModel, one pass for hybrid,
+bad input."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 from msearch.embeddings import text_embedder
 from msearch.errors import InvalidInputError
 from msearch.sparse import sparse_embedder
+from tests.support.stacks import backends
 from tests.support.tiny_bge_m3 import MAX_LENGTH, tiny_bge_m3_path, tiny_dense_encoder_path
 
 TEXTS = [
@@ -22,6 +25,12 @@ TEXTS = [
     "What is the capital of France?",
     "",
 ]
+
+
+@pytest.fixture(params=backends("transformers", "flag"))
+def backend(request: pytest.FixtureRequest) -> str:
+    """Both BGE backends; ``flag`` is skipped where FlagEmbedding is not installed."""
+    return request.param  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +45,7 @@ def dense_only() -> str:
 
 @pytest.fixture(scope="module")
 def reference(m3: str) -> dict:
+    """FlagEmbedding's own BGE-M3 outputs on the tiny model: the reference both backends meet."""
     from FlagEmbedding import BGEM3FlagModel
 
     model = BGEM3FlagModel(m3, use_fp16=False, devices="cpu", passage_max_length=MAX_LENGTH)
@@ -47,8 +57,12 @@ def reference(m3: str) -> dict:
 @contextmanager
 def count_passes(embedder: object) -> Iterator[list[int]]:
     """Count forward passes of the encoder under the loaded BGE-M3."""
+    import torch
+
     calls = [0]
-    encoder = embedder.loaded.flag.model.model  # type: ignore[attr-defined]
+    model = embedder.loaded.model  # type: ignore[attr-defined]
+    # msearch's runtime holds the encoder by name; FlagEmbedding's model wraps it
+    encoder = model["encoder"] if isinstance(model, torch.nn.ModuleDict) else model.model.model
     handle = encoder.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
     try:
         yield calls
@@ -56,15 +70,17 @@ def count_passes(embedder: object) -> Iterator[list[int]]:
         handle.remove()
 
 
-def test_dense_matches_bgem3flagmodel(m3: str, reference: dict) -> None:
-    ours = text_embedder(m3, "flag", batch_size=2).embed_documents(TEXTS)
+@pytest.mark.legacy_stack("FlagEmbedding")
+def test_dense_matches_bgem3flagmodel(backend: str, m3: str, reference: dict) -> None:
+    ours = text_embedder(m3, backend, batch_size=2).embed_documents(TEXTS)
     theirs = reference["dense_vecs"]
     cosine = np.sum(ours * theirs, axis=1) / np.linalg.norm(theirs, axis=1)
     assert cosine.min() >= 0.9999
 
 
-def test_sparse_matches_bgem3flagmodel(m3: str, reference: dict) -> None:
-    ours = sparse_embedder(m3, "flag", batch_size=2).embed_documents_sparse(TEXTS)
+@pytest.mark.legacy_stack("FlagEmbedding")
+def test_sparse_matches_bgem3flagmodel(backend: str, m3: str, reference: dict) -> None:
+    ours = sparse_embedder(m3, backend, batch_size=2).embed_documents_sparse(TEXTS)
     assert any(len(vector.indices) > 3 for vector in ours)
     for vector, lexical in zip(ours, reference["lexical_weights"], strict=True):
         expected = {int(token): float(weight) for token, weight in lexical.items()}
@@ -75,15 +91,16 @@ def test_sparse_matches_bgem3flagmodel(m3: str, reference: dict) -> None:
         )
 
 
-def test_colbert_matches_bgem3flagmodel(m3: str, reference: dict) -> None:
-    ours = text_embedder(m3, "flag", batch_size=3).embed_documents_colbert(TEXTS)
+@pytest.mark.legacy_stack("FlagEmbedding")
+def test_colbert_matches_bgem3flagmodel(backend: str, m3: str, reference: dict) -> None:
+    ours = text_embedder(m3, backend, batch_size=3).embed_documents_colbert(TEXTS)
     for mine, theirs in zip(ours, reference["colbert_vecs"], strict=True):
         assert mine.shape == theirs.shape
         np.testing.assert_allclose(mine, theirs, atol=1e-5)
 
 
-def test_hybrid_batch_costs_one_forward_pass(m3: str) -> None:
-    embedder = text_embedder(m3, "flag", batch_size=8)
+def test_hybrid_batch_costs_one_forward_pass(backend: str, m3: str) -> None:
+    embedder = text_embedder(m3, backend, batch_size=8)
     texts = [f"hybrid pass {i} of the cats" for i in range(4)]
     with count_passes(embedder) as calls:
         dense, sparse = embedder.embed_documents_hybrid(texts)
@@ -91,9 +108,9 @@ def test_hybrid_batch_costs_one_forward_pass(m3: str) -> None:
     assert dense.shape == (4, 32) and len(sparse) == 4
 
 
-def test_dense_then_sparse_share_one_pass_and_one_model(m3: str) -> None:
-    dense_embedder = text_embedder(m3, "flag", batch_size=8)
-    sparse = sparse_embedder(m3, "flag", batch_size=8)
+def test_dense_then_sparse_share_one_pass_and_one_model(backend: str, m3: str) -> None:
+    dense_embedder = text_embedder(m3, backend, batch_size=8)
+    sparse = sparse_embedder(m3, backend, batch_size=8)
     texts = [f"shared model {i}: dogs bark" for i in range(5)]
     with count_passes(dense_embedder) as calls:
         dense = dense_embedder.embed_documents(texts)  # what a hybrid store does: dense ...
@@ -105,9 +122,9 @@ def test_dense_then_sparse_share_one_pass_and_one_model(m3: str) -> None:
     assert [v.as_dict() for v in vectors] == [v.as_dict() for v in both_sparse]
 
 
-async def test_async_paths_match_sync(m3: str) -> None:
-    embedder = text_embedder(m3, "flag")
-    sparse = sparse_embedder(m3, "flag")
+async def test_async_paths_match_sync(backend: str, m3: str) -> None:
+    embedder = text_embedder(m3, backend)
+    sparse = sparse_embedder(m3, backend)
     np.testing.assert_allclose(
         await embedder.aembed_documents(TEXTS), embedder.embed_documents(TEXTS), atol=1e-6
     )
@@ -124,7 +141,10 @@ async def test_async_paths_match_sync(m3: str) -> None:
     np.testing.assert_allclose(query_dense, embedder.embed_query("capital of France"), atol=1e-6)
 
 
-def test_dense_only_model_matches_flagmodel_with_its_query_instruction(dense_only: str) -> None:
+@pytest.mark.legacy_stack("FlagEmbedding")
+def test_dense_only_model_matches_flagmodel_with_its_query_instruction(
+    backend: str, dense_only: str
+) -> None:
     from FlagEmbedding import FlagModel
 
     instruction = "Represent this sentence for searching relevant passages: "
@@ -136,7 +156,7 @@ def test_dense_only_model_matches_flagmodel_with_its_query_instruction(dense_onl
         query_max_length=MAX_LENGTH,
         passage_max_length=MAX_LENGTH,
     )
-    ours = text_embedder(dense_only, "flag", query_prompt=instruction)
+    ours = text_embedder(dense_only, backend, query_prompt=instruction)
     np.testing.assert_allclose(ours.embed_documents(TEXTS), theirs.encode_corpus(TEXTS), atol=1e-5)
     np.testing.assert_allclose(
         ours.embed_query("capital of France"),
@@ -145,37 +165,51 @@ def test_dense_only_model_matches_flagmodel_with_its_query_instruction(dense_onl
     )
 
 
-def test_sparse_of_a_dense_only_model_is_a_clear_error(dense_only: str) -> None:
+def test_sparse_of_a_dense_only_model_is_a_clear_error(backend: str, dense_only: str) -> None:
     with pytest.raises(InvalidInputError, match="dense-only model"):
-        sparse_embedder("BAAI/bge-small-en-v1.5", "flag")
-    sparse = sparse_embedder(dense_only, "flag")
+        sparse_embedder("BAAI/bge-small-en-v1.5", backend)
+    sparse = sparse_embedder(dense_only, backend)
     with pytest.raises(InvalidInputError, match="no sparse head"):
         sparse.embed_documents_sparse(["cats"])
     with pytest.raises(InvalidInputError, match="no sparse head"):
-        text_embedder(dense_only, "flag").embed_documents_hybrid(["cats"])
+        text_embedder(dense_only, backend).embed_documents_hybrid(["cats"])
     with pytest.raises(ValueError, match="no sparse support"):
         sparse_embedder(dense_only, "sentence-transformers")
 
 
-def test_dimensions_larger_than_the_model_are_refused(m3: str) -> None:
+def test_normalize_false_gives_the_raw_cls_vector(backend: str, m3: str) -> None:
+    raw = text_embedder(m3, backend, normalize=False).embed_documents(TEXTS)
+    unit = text_embedder(m3, backend).embed_documents(TEXTS)
+    norms = np.linalg.norm(raw, axis=1)
+    assert np.abs(norms - 1.0).max() > 0.01
+    np.testing.assert_allclose(raw / norms[:, None], unit, atol=1e-6)
+
+
+def test_mean_pooling_of_a_dense_model_is_honoured(backend: str, dense_only: str) -> None:
+    cls = text_embedder(dense_only, backend).embed_documents(TEXTS)
+    mean = text_embedder(dense_only, backend, pooling="mean").embed_documents(TEXTS)
+    assert float(np.max(np.abs(cls - mean))) > 0.01
+
+
+def test_dimensions_larger_than_the_model_are_refused(backend: str, m3: str) -> None:
     with pytest.raises(InvalidInputError, match="dimensions=64 is larger"):
-        text_embedder(m3, "flag", dimensions=64).embed_documents(["a"])
+        text_embedder(m3, backend, dimensions=64).embed_documents(["a"])
     with pytest.raises(InvalidInputError, match="dimensions=2048 is larger"):
-        text_embedder("BAAI/bge-m3", "flag", dimensions=2048)
+        text_embedder("BAAI/bge-m3", backend, dimensions=2048)
 
 
-def test_long_text_is_truncated_and_empty_input_is_empty(m3: str) -> None:
-    embedder = text_embedder(m3, "flag")
+def test_long_text_is_truncated_and_empty_input_is_empty(backend: str, m3: str) -> None:
+    embedder = text_embedder(m3, backend)
     assert np.isfinite(embedder.embed_documents(["hybrid search " * 500])).all()
     assert embedder.embed_documents([]).shape[0] == 0
-    assert sparse_embedder(m3, "flag").embed_documents_sparse([]) == []
+    assert sparse_embedder(m3, backend).embed_documents_sparse([]) == []
     assert embedder.embed_documents_colbert([]) == []
 
 
-def test_embedders_sharing_a_model_keep_their_own_max_length(m3: str) -> None:
+def test_embedders_sharing_a_model_keep_their_own_max_length(backend: str, m3: str) -> None:
     text = "Qdrant stores dense and sparse vectors for hybrid search. " * 3
-    full = text_embedder(m3, "flag")
-    short = text_embedder(m3, "flag", max_length=8)
+    full = text_embedder(m3, backend)
+    short = text_embedder(m3, backend, max_length=8)
     assert short.loaded is full.loaded
     vectors = full.embed_documents([text]), short.embed_documents([text])
     assert float(vectors[0][0] @ vectors[1][0]) < 0.9999
@@ -191,7 +225,7 @@ class _RunsCode:
         return (os.getcwd, ())
 
 
-def test_head_files_are_loaded_as_weights_only(m3: str, tmp_path: Path) -> None:
+def test_head_files_are_loaded_as_weights_only(backend: str, m3: str, tmp_path: Path) -> None:
     import torch
 
     from msearch.errors import BackendError
@@ -200,4 +234,4 @@ def test_head_files_are_loaded_as_weights_only(m3: str, tmp_path: Path) -> None:
     shutil.copytree(m3, folder)
     torch.save({"weight": _RunsCode()}, folder / "sparse_linear.pt")
     with pytest.raises(BackendError, match="weights_only=True"):
-        text_embedder(str(folder), "flag").embed_documents(["a"])
+        text_embedder(str(folder), backend).embed_documents(["a"])
