@@ -335,11 +335,16 @@ def folder_prompts(name: str) -> tuple[str, str]:
 
 
 def choose_prompts(prompts: Mapping[str, str], default_name: str | None) -> tuple[str, str]:
-    """A model's query and document prompts, as sentence-transformers' ``encode_query`` /
-    ``encode_document`` pick them: the named prompt, else the default one, else none."""
+    """A model's query and document prompts: the named prompt, else the default one, else none.
+
+    The document prompt is the first non-empty one of ``document``, ``passage``, ``corpus``:
+    sentence-transformers 6 adds an empty ``document`` prompt to every model, which would
+    otherwise hide the ``passage`` prompt that the model declares (e5 and others), and would
+    make the same folder embed differently on the two stacks.
+    """
     default = prompts.get(default_name, "") if default_name else ""
     query = prompts.get("query", default)
-    document = next((prompts[n] for n in _DOCUMENT_PROMPT_NAMES if n in prompts), default)
+    document = next((prompts[n] for n in _DOCUMENT_PROMPT_NAMES if prompts.get(n)), default)
     return str(query or ""), str(document or "")
 
 

@@ -82,11 +82,12 @@ class STTextEmbedder(_STModel, TextEmbedderBase):
             raise model_not_found(self.spec.name, err) from err
         if self.spec.max_tokens:
             model.max_seq_length = self.spec.max_tokens
+        modules = require("sentence_transformers.models", "st")
         if self.spec.pooling is not None:
-            _set_pooling(st, model, self.spec.pooling, self.spec.name)
+            _set_pooling(modules, model, self.spec.pooling, self.spec.name)
         if not self.normalize:  # the model's own Normalize layer would undo normalize=False
             for key, module in list(model._modules.items()):
-                if isinstance(module, st.models.Normalize):
+                if isinstance(module, modules.Normalize):
                     del model._modules[key]
         # msearch puts the prompt before each text itself (see prompts()); sentence-transformers
         # must not add its default prompt on top of it
@@ -104,7 +105,9 @@ class STTextEmbedder(_STModel, TextEmbedderBase):
         return self._loaded_prompts
 
     def _model_dim(self) -> int:
-        return int(self.loaded.get_sentence_embedding_dimension())
+        model = self.loaded
+        size = getattr(model, "get_embedding_dimension", None)  # sentence-transformers 6
+        return int(size() if size else model.get_sentence_embedding_dimension())
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         model = self.loaded
@@ -198,14 +201,17 @@ class STCrossEncoderReranker(_STModel, RerankerBase):
 _POOLING_MODES = {Pooling.MEAN: "mean", Pooling.CLS: "cls", Pooling.LAST_TOKEN: "lasttoken"}
 
 
-def _set_pooling(st: Any, model: Any, pooling: Pooling, name: str) -> None:
+def _set_pooling(modules: Any, model: Any, pooling: Pooling, name: str) -> None:
     """Make the model pool as ``pooling`` (the spec's: the caller's or the registry's)."""
     for key, module in model._modules.items():
-        if isinstance(module, st.models.Pooling):
+        if isinstance(module, modules.Pooling):
             wanted = _POOLING_MODES[pooling]
-            if module.get_pooling_mode_str() != wanted:
-                model._modules[key] = st.models.Pooling(
-                    module.word_embedding_dimension, pooling_mode=wanted
+            # sentence-transformers 6 keeps the mode and size as attributes; 3 behind methods
+            mode = getattr(module, "pooling_mode", None) or module.get_pooling_mode_str()
+            if mode != wanted:
+                size = getattr(module, "embedding_dimension", None)
+                model._modules[key] = modules.Pooling(
+                    size or module.word_embedding_dimension, pooling_mode=wanted
                 ).to(model.device)
             return
     raise InvalidInputError(

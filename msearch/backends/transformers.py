@@ -110,7 +110,7 @@ class _TransformersModel(BlockingModel):
                 raise BackendError(
                     f"transformers failed on {what} with {self.spec.name}: {err}"
                 ) from err
-            array = vectors.float().cpu().numpy()
+            array = _features(vectors).float().cpu().numpy()
             if out is None:
                 out = np.empty((len(items), array.shape[1]), dtype=np.float32)
             out[positions] = array
@@ -255,3 +255,9 @@ class LocalSiglipText:
             return await self._encode_on_infinity(texts)
         # raw vectors from the local tower, in a worker thread (never on the event loop)
         return await asyncio.to_thread(tower._sync, tower._encode, texts)  # type: ignore[no-any-return]
+
+
+def _features(output: Any) -> Any:
+    """The projected features from a ``get_*_features`` call: a tensor in transformers 4, an
+    output object holding them as ``pooler_output`` in transformers 5."""
+    return getattr(output, "pooler_output", output)

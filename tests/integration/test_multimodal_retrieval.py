@@ -285,5 +285,5 @@ def test_llamaindex_multimodal_vector_store_index_over_msearch_store(
     stored = {hit.source: hit.modality for hit in store.scan()}
     assert {str(p): "image" for p in folder.images}.items() <= stored.items()
     assert sorted(stored.values()).count("text") == 1
-    plain = LlamaImageRetriever(store, clip, k=1).retrieve(str(folder.images[2]))
+    plain = LlamaImageRetriever(store, clip, k=1).similar_to(str(folder.images[2]))
     assert plain[0].node.image_path == str(folder.images[2])  # type: ignore[attr-defined]

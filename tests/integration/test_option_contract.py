@@ -18,6 +18,7 @@ from msearch.errors import InvalidInputError
 from msearch.multimodal import image_embedder
 from msearch.rerank import reranker
 from msearch.sparse import sparse_embedder
+from tests.support.stacks import backends
 from tests.support.tiny_bge_m3 import MAX_LENGTH, tiny_bge_m3_path, tiny_dense_encoder_path
 
 TEXTS = ["Paris is the capital city of France.", "cats purr", "Qdrant stores vectors."]
@@ -33,7 +34,9 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # -- pooling ---------------------------------------------------------------------------------
 
 
-def test_flag_pooling_option_is_honoured() -> None:
+@pytest.mark.legacy_stack("FlagEmbedding")
+@pytest.mark.parametrize("backend", backends("transformers", "flag"))
+def test_bge_pooling_option_is_honoured(backend: str) -> None:
     from FlagEmbedding import FlagModel
 
     folder = tiny_dense_encoder_path()
@@ -45,18 +48,19 @@ def test_flag_pooling_option_is_honoured() -> None:
             devices="cpu",
             passage_max_length=MAX_LENGTH,
         )
-        ours = text_embedder(folder, "flag", pooling=pooling)
+        ours = text_embedder(folder, backend, pooling=pooling)
         np.testing.assert_allclose(
             ours.embed_documents(TEXTS), theirs.encode_corpus(TEXTS), atol=1e-5
         )
-    mean = text_embedder(folder, "flag", pooling="mean").embed_documents(TEXTS)
-    cls = text_embedder(folder, "flag").embed_documents(TEXTS)
+    mean = text_embedder(folder, backend, pooling="mean").embed_documents(TEXTS)
+    cls = text_embedder(folder, backend).embed_documents(TEXTS)
     assert _cosines(mean, cls).min() < 0.999  # the option changes the vectors
 
 
-def test_bge_m3_refuses_a_pooling_it_cannot_apply() -> None:
+@pytest.mark.parametrize("backend", backends("transformers", "flag"))
+def test_bge_m3_refuses_a_pooling_it_cannot_apply(backend: str) -> None:
     with pytest.raises(InvalidInputError, match="CLS"):
-        text_embedder(tiny_bge_m3_path(), "flag", pooling="mean").embed_query("x")
+        text_embedder(tiny_bge_m3_path(), backend, pooling="mean").embed_query("x")
 
 
 def test_sentence_transformers_pooling_option_is_honoured(minilm: str) -> None:
@@ -131,14 +135,15 @@ def test_a_callers_prompt_replaces_the_models_own(prompted_minilm: str, minilm: 
     )
 
 
-def test_the_models_prompts_reach_the_flag_backend_too(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", backends("transformers", "flag"))
+def test_the_models_prompts_reach_the_bge_backends_too(backend: str, tmp_path: Path) -> None:
     folder = tmp_path / "prompted-bge"
     shutil.copytree(tiny_dense_encoder_path(), folder)
     (folder / "config_sentence_transformers.json").write_text(
         json.dumps({"prompts": {"query": "query: ", "document": ""}})
     )
-    prompted = text_embedder(str(folder), "flag")
-    plain = text_embedder(str(folder), "flag", query_prompt="query: ")
+    prompted = text_embedder(str(folder), backend)
+    plain = text_embedder(str(folder), backend, query_prompt="query: ")
     np.testing.assert_allclose(prompted.embed_query(QUERY), plain.embed_query(QUERY), atol=1e-6)
 
 
@@ -146,7 +151,7 @@ def test_the_models_prompts_reach_the_flag_backend_too(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "backend", ["sentence-transformers", "flag", "qwen3", "infinity", "infinity-server"]
+    "backend", backends("sentence-transformers", "flag", "qwen3", "infinity", "infinity-server")
 )
 def test_an_unknown_option_is_refused_by_name(minilm: str, backend: str) -> None:
     options = {"url": "http://127.0.0.1:9"} if backend == "infinity-server" else {}
@@ -158,14 +163,20 @@ def test_an_unknown_option_is_refused_by_name(minilm: str, backend: str) -> None
 
 def test_unknown_options_of_the_other_factories_are_refused(minilm: str) -> None:
     with pytest.raises(InvalidInputError, match="bogus_option"):
-        sparse_embedder(tiny_bge_m3_path(), "flag", bogus_option=1)
+        sparse_embedder(tiny_bge_m3_path(), bogus_option=1)
+    with pytest.raises(InvalidInputError, match="bogus_option"):
+        text_embedder(tiny_bge_m3_path(), "transformers", bogus_option=1)
     with pytest.raises(InvalidInputError, match="bogus_option"):
         image_embedder(minilm, "transformers", bogus_option=1)
     with pytest.raises(InvalidInputError, match="no-such-backend"):
         text_embedder(minilm, "no-such-backend")
 
 
-def test_a_bad_dtype_is_the_same_error_on_every_in_process_backend(minilm: str) -> None:
-    for backend in ("sentence-transformers", "flag", "qwen3", "infinity"):
-        with pytest.raises(InvalidInputError, match="float64"):
-            text_embedder(minilm, backend, dtype="float64")
+@pytest.mark.parametrize(
+    "backend", backends("sentence-transformers", "transformers", "flag", "qwen3", "infinity")
+)
+def test_a_bad_dtype_is_the_same_error_on_every_in_process_backend(
+    minilm: str, backend: str
+) -> None:
+    with pytest.raises(InvalidInputError, match="float64"):
+        text_embedder(minilm, backend, dtype="float64")

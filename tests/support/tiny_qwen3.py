@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.support.portable import portable_tokenizer
 from tests.support.process_dir import process_dir
 
 #: Tokenizer ``model_max_length`` and the model's positions.
@@ -80,6 +81,7 @@ def _save_tokenizer(tokenizer: object, folder: Path, append_eos: bool) -> object
         if len(fast(word, add_special_tokens=False)["input_ids"]) != 1:
             raise RuntimeError(f"the tiny tokenizer splits {word!r}; widen its corpus")
     fast.save_pretrained(str(folder))
+    portable_tokenizer(folder)
     return fast
 
 

@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.support.portable import portable_tokenizer
+
 _SENTINEL = "built.ok"
 _CORPUS = [
     "a photo of a red circle",
@@ -32,9 +34,10 @@ _VISION_TOWER = dict(_TOWER, image_size=32, patch_size=8)
 
 
 def _byte_chars() -> list[str]:
-    from transformers.models.clip.tokenization_clip import bytes_to_unicode
+    from tokenizers import pre_tokenizers
 
-    return list(bytes_to_unicode().values())
+    # the 256 characters byte-level BPE maps bytes to, in a fixed order
+    return sorted(pre_tokenizers.ByteLevel.alphabet())
 
 
 def _byte_level_tokenizer(
@@ -59,6 +62,7 @@ def _save(folder: Path, seed: int, model_class: type, config: Any, processor: An
     torch.manual_seed(seed)
     model_class(config).eval().save_pretrained(folder)
     processor.save_pretrained(folder)
+    portable_tokenizer(folder)
     (folder / _SENTINEL).write_text("ok")
     return str(folder)
 

@@ -42,3 +42,21 @@ def test_missing_backend_library_names_the_extra(monkeypatch) -> None:
         assert 'pip install "msearch[flag]"' in str(err)
     else:
         raise AssertionError("require() did not raise")
+
+
+def test_an_installed_library_that_fails_to_import_says_so(monkeypatch, tmp_path) -> None:
+    import msearch
+    from msearch._deps import require
+
+    package = tmp_path / "broken_backend_lib"
+    package.mkdir()
+    (package / "__init__.py").write_text("import transformers.no_such_module_in_any_release\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        require("broken_backend_lib", "flag")
+    except msearch.MissingDependencyError as err:
+        message = str(err)
+        assert "is installed but does not import here" in message
+        assert "no_such_module_in_any_release" in message and "legacy stack" in message
+    else:
+        raise AssertionError("require() did not raise")
