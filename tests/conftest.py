@@ -9,6 +9,8 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["INFINITY_ANONYMOUS_USAGE_STATS"] = "0"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
+import functools
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,34 @@ from tests.support.infinity_server import infinity_server
 from tests.support.minilm import minilm_path
 from tests.support.tiny_cross_encoder import build_tiny_cross_encoder
 from tests.support.tiny_vision_audio import build_tiny_clap, build_tiny_clip, build_tiny_siglip
+
+
+@functools.cache
+def _importable(module: str) -> bool:
+    """Whether ``module`` imports here (FlagEmbedding installs beside transformers 5, but fails
+    to import)."""
+    try:
+        importlib.import_module(module)
+    except Exception:
+        return False
+    return True
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests of legacy-stack libraries where they are not installed.
+
+    A test needs a library when it, or one of its parameters (``tests.support.stacks``), is
+    marked ``legacy_stack("module")``. In the legacy nox session (``MSEARCH_TEST_STACK=legacy``)
+    nothing is skipped: a missing library there fails the test.
+    """
+    if os.environ.get("MSEARCH_TEST_STACK") == "legacy":
+        return
+    for item in items:
+        needed = [mark.args[0] for mark in item.iter_markers("legacy_stack")]
+        missing = sorted({module for module in needed if not _importable(module)})
+        if missing:
+            reason = f"needs {', '.join(missing)}, of the legacy stack (nox -s tests-legacy)"
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")

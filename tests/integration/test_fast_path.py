@@ -89,6 +89,7 @@ def test_default_stays_exact(minilm: str, corpus: list[str], fp32_vectors: np.nd
     np.testing.assert_allclose(fp32_vectors[:8], raw, atol=1e-5)
 
 
+@pytest.mark.legacy_stack("optimum.onnxruntime")
 def test_int8_onnx_export_is_cached_and_close_to_float32(
     minilm: str, corpus: list[str], fp32_vectors: np.ndarray, model_cache: Path
 ) -> None:
@@ -139,7 +140,15 @@ def _raw_scores(model: str, precision: str, docs: list[str], cache: Path) -> np.
     return scores
 
 
-@pytest.mark.parametrize(("precision", "min_r"), [("bfloat16", 0.995), ("int8-onnx", 0.98)])
+@pytest.mark.parametrize(
+    ("precision", "min_r"),
+    [
+        ("bfloat16", 0.995),
+        pytest.param(
+            "int8-onnx", 0.98, marks=pytest.mark.legacy_stack("optimum.onnxruntime")
+        ),
+    ],
+)
 def test_cross_encoder_fast_paths_track_float32(
     tiny_cross_encoder: str, model_cache: Path, precision: str, min_r: float
 ) -> None:
@@ -153,6 +162,7 @@ def test_cross_encoder_fast_paths_track_float32(
     assert r >= min_r, r
 
 
+@pytest.mark.legacy_stack("optimum.onnxruntime")
 async def test_int8_cross_encoder_async_and_ranked(
     tiny_cross_encoder: str, model_cache: Path
 ) -> None:

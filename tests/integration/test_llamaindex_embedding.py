@@ -12,9 +12,10 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from llamaindex_msearch import MSearchEmbedding
 from msearch import text_embedder
+from tests.support.stacks import backends
 
 
-@pytest.fixture(scope="module", params=["sentence-transformers", "infinity"])
+@pytest.fixture(scope="module", params=backends("sentence-transformers", "infinity"))
 def embed_model(request: pytest.FixtureRequest, minilm: str) -> MSearchEmbedding:
     return MSearchEmbedding(model=minilm, backend=request.param)
 

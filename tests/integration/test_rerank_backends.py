@@ -18,6 +18,7 @@ from msearch.backends.base import RerankerBase, RerankResult
 from msearch.errors import BackendError, InvalidInputError
 from msearch.rerank import reranker
 from tests.support.infinity_server import served_name
+from tests.support.stacks import backends
 from tests.support.tiny_cross_encoder import MAX_LENGTH
 
 BACKENDS = ["flag", "sentence-transformers", "infinity", "infinity-server"]
@@ -57,7 +58,7 @@ def expected(tiny_cross_encoder: str) -> np.ndarray:
     return reference_scores(tiny_cross_encoder, QUERY, DOCUMENTS)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module", params=backends(*BACKENDS))
 def ranker(request: pytest.FixtureRequest, tiny_cross_encoder: str) -> Iterator[RerankerBase]:
     backend = request.param
     try:

@@ -15,6 +15,7 @@ from sentence_transformers import SentenceTransformer
 from msearch import InvalidInputError, ModelNotFoundError, ServerConnectionError, text_embedder
 from msearch.backends.base import TextEmbedder
 from tests.support.infinity_server import free_port, served_name
+from tests.support.stacks import backends
 
 BACKENDS = ["sentence-transformers", "infinity", "infinity-server"]
 
@@ -33,7 +34,7 @@ def reference(minilm: str) -> SentenceTransformer:
     return SentenceTransformer(minilm, device="cpu")
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module", params=backends(*BACKENDS))
 def embedder(request: pytest.FixtureRequest, minilm: str) -> TextEmbedder:
     if request.param == "infinity-server":
         url = request.getfixturevalue("infinity_url")
@@ -102,7 +103,7 @@ def test_non_string_item_is_a_type_error_naming_its_index(embedder) -> None:
         embedder.embed_query(42)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("backend", ["infinity", "infinity-server"])
+@pytest.mark.parametrize("backend", backends("infinity", "infinity-server"))
 async def test_200_concurrent_queries_get_their_own_vectors(backend, minilm, reference, request):
     options = {}
     if backend == "infinity-server":
@@ -116,7 +117,7 @@ async def test_200_concurrent_queries_get_their_own_vectors(backend, minilm, ref
     assert_same_vectors(np.stack(vectors), reference.encode(queries, normalize_embeddings=True))
 
 
-@pytest.mark.parametrize("backend", ["sentence-transformers", "infinity"])
+@pytest.mark.parametrize("backend", backends("sentence-transformers", "infinity"))
 def test_missing_model_folder_is_named(backend, tmp_path) -> None:
     missing = str(tmp_path / "no-such-model")
     embedder = text_embedder(missing, backend)
@@ -124,7 +125,7 @@ def test_missing_model_folder_is_named(backend, tmp_path) -> None:
         embedder.embed_query("x")
 
 
-@pytest.mark.parametrize("backend", ["sentence-transformers", "infinity"])
+@pytest.mark.parametrize("backend", backends("sentence-transformers", "infinity"))
 def test_unknown_hub_model_offline_fails_fast_with_download_hint(backend) -> None:
     embedder = text_embedder("msearch-tests/no-such-model", backend)
     started = time.monotonic()
@@ -156,6 +157,7 @@ def test_server_api_key_stays_out_of_repr_and_errors() -> None:
     assert "sk-secret" not in str(caught.value)
 
 
+@pytest.mark.legacy_stack("infinity_emb")
 def test_model_failing_inside_infinity_worker_raises_and_recovers(minilm, reference) -> None:
     from msearch import BackendError
     from msearch._concurrency import run_sync

@@ -25,7 +25,13 @@ from msearch.errors import BackendError, MSearchError, ServerConnectionError
 from msearch.rerank import reranker
 from msearch.store import Record, Schema, Store, VectorSpec
 from msearch.store.filters import own
-from tests.support.infinity_server import free_port, served_name, server_env, wait_until_healthy
+from tests.support.infinity_server import (
+    free_port,
+    infinity_executable,
+    served_name,
+    server_env,
+    wait_until_healthy,
+)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 
@@ -50,9 +56,8 @@ class _Server:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        executable = Path(sys.executable).parent / "infinity_emb"
         command = [
-            str(executable), "v2", "--host", "127.0.0.1", "--port", str(self.port),
+            infinity_executable(), "v2", "--host", "127.0.0.1", "--port", str(self.port),
             "--model-id", self.model, "--engine", "torch", "--device", "cpu",
             "--no-model-warmup", "--batch-size", "8", "--api-key", SECRET,
         ]  # fmt: skip

@@ -13,6 +13,7 @@ from msearch.embeddings import text_embedder
 from msearch.errors import InvalidInputError
 from msearch.rerank import reranker
 from tests.reliability._mode import examples, soak, within
+from tests.support.stacks import backends
 
 LIMIT_S = 60.0
 
@@ -49,7 +50,7 @@ def _check_vectors(vectors: np.ndarray, count: int) -> None:
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
 
 
-@pytest.mark.parametrize("backend", ["st", "infinity"])
+@pytest.mark.parametrize("backend", backends("st", "infinity"))
 def test_hand_made_texts_embed(backend: str, st_minilm: Any, infinity_minilm: Any) -> None:
     embedder = st_minilm if backend == "st" else infinity_minilm
     texts = list(HAND_MADE.values())
@@ -60,7 +61,7 @@ def test_hand_made_texts_embed(backend: str, st_minilm: Any, infinity_minilm: An
         assert np.all(np.isfinite(within(LIMIT_S, embedder.embed_query, text)))
 
 
-@pytest.mark.parametrize("backend", ["st", "infinity"])
+@pytest.mark.parametrize("backend", backends("st", "infinity"))
 def test_lone_surrogates_and_wrong_types(
     backend: str, st_minilm: Any, infinity_minilm: Any
 ) -> None:
@@ -77,14 +78,26 @@ def test_lone_surrogates_and_wrong_types(
     assert embedder.embed_documents([]).shape == (0, 384)
 
 
+@pytest.fixture(scope="module", params=backends("st", "infinity"))
+def any_minilm(request: pytest.FixtureRequest) -> Any:
+    """MiniLM on each text backend in turn (module-scoped, as hypothesis needs)."""
+    return request.getfixturevalue("st_minilm" if request.param == "st" else "infinity_minilm")
+
+
+@pytest.fixture(scope="module", params=backends("st", "infinity"))
+def any_reranker(request: pytest.FixtureRequest) -> Any:
+    """The tiny cross-encoder on each rerank backend in turn."""
+    name = "st_reranker" if request.param == "st" else "infinity_tiny_reranker"
+    return request.getfixturevalue(name)
+
+
 @given(texts=st.lists(st.text(max_size=300), min_size=1, max_size=6))
 @examples(bounded=15, soaked=300)
-def test_generated_texts_embed(texts: list[str], st_minilm: Any, infinity_minilm: Any) -> None:
-    _check_vectors(within(LIMIT_S, st_minilm.embed_documents, texts), len(texts))
-    _check_vectors(within(LIMIT_S, infinity_minilm.embed_documents, texts), len(texts))
+def test_generated_texts_embed(texts: list[str], any_minilm: Any) -> None:
+    _check_vectors(within(LIMIT_S, any_minilm.embed_documents, texts), len(texts))
 
 
-@pytest.mark.parametrize("backend", ["st", "infinity"])
+@pytest.mark.parametrize("backend", backends("st", "infinity"))
 def test_hostile_rerank_inputs(backend: str, st_reranker: Any, infinity_tiny_reranker: Any) -> None:
     ranker = st_reranker if backend == "st" else infinity_tiny_reranker
     documents = [text for text in HAND_MADE.values() if soak() or len(text) < 100_000]
@@ -110,10 +123,7 @@ def test_hostile_rerank_inputs(backend: str, st_reranker: Any, infinity_tiny_rer
     documents=st.lists(st.text(max_size=200), max_size=6),
 )
 @examples(bounded=15, soaked=300)
-def test_generated_rerank_inputs(
-    query: str, documents: list[str], st_reranker: Any, infinity_tiny_reranker: Any
-) -> None:
-    for ranker in (st_reranker, infinity_tiny_reranker):
-        results = within(LIMIT_S, ranker.rerank, query, documents)
-        assert sorted(r.index for r in results) == list(range(len(documents)))
-        assert all(0.0 <= r.score <= 1.0 for r in results)
+def test_generated_rerank_inputs(query: str, documents: list[str], any_reranker: Any) -> None:
+    results = within(LIMIT_S, any_reranker.rerank, query, documents)
+    assert sorted(r.index for r in results) == list(range(len(documents)))
+    assert all(0.0 <= r.score <= 1.0 for r in results)

@@ -86,6 +86,7 @@ def _same(kind: str, got: Any, expected: Any) -> bool:
     )
 
 
+@pytest.mark.legacy_stack("infinity_emb")
 async def test_concurrent_mixed_calls_are_correct_without_deadlock_or_growth(setup: Any) -> None:
     store, embedder, ranker = setup
     vectors = embedder.embed_documents(QUERIES)

@@ -2,7 +2,8 @@
 
 Every ```python block runs (in a fresh namespace, offline). A block whose fence says
 ``python compile-only`` needs something CI does not have (a Qdrant server, a GPU, a model
-hub) and is compiled instead.
+hub) and is compiled instead. ``python legacy-stack`` runs where infinity-emb is installed
+(the legacy stack; see docs/stacks.md).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 FENCE = re.compile(r"^```(python[^\n]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
-def code_blocks() -> list[tuple[str, str, str]]:
+def code_blocks() -> list[object]:
     blocks = []
     for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for number, match in enumerate(FENCE.finditer(page.read_text()), start=1):
-            blocks.append((f"{page.relative_to(ROOT)}#{number}", match.group(1), match.group(2)))
+            fence, code = match.group(1), match.group(2)
+            marks = [pytest.mark.legacy_stack("infinity_emb")] if "legacy-stack" in fence else []
+            where = f"{page.relative_to(ROOT)}#{number}"
+            blocks.append(pytest.param(where, fence, code, marks=marks))
     return blocks
 
 
@@ -33,7 +37,9 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
     test_command = ci_lines[-1].strip()
     assert test_command in readme_commands
-    assert test_command.endswith("pytest")
+    assert test_command.endswith("&& nox")
+    noxfile = (ROOT / "noxfile.py").read_text()
+    assert 'session.run("pytest"' in noxfile and "tests-legacy" in noxfile
 
 
 @pytest.mark.parametrize(("where", "fence", "code"), code_blocks(), ids=lambda v: str(v)[:40])

@@ -13,6 +13,7 @@ from msearch.errors import InvalidInputError, ModelNotFoundError, ServerConnecti
 from msearch.models import Kind, get_spec
 from msearch.rerank import reranker
 from tests.support.infinity_server import free_port
+from tests.support.stacks import backends
 
 QUERY = "where do cats purr"
 LONG = " ".join(["the dog barks at the big red fish in the blue sea"] * 10)
@@ -48,7 +49,7 @@ def test_unknown_backend_lists_the_known_ones(tiny_cross_encoder: str) -> None:
         reranker(tiny_cross_encoder, "no-such-backend")
 
 
-@pytest.mark.parametrize("backend", ["sentence-transformers", "infinity"])
+@pytest.mark.parametrize("backend", backends("sentence-transformers", "infinity"))
 def test_missing_model_folder(backend: str, tmp_path: object) -> None:
     built = reranker(f"{tmp_path}/no-such-model", backend)
     with pytest.raises(ModelNotFoundError, match="does not exist"):
