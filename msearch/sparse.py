@@ -9,20 +9,26 @@ collection pays for one pass per batch, not two.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from msearch.backends import build_backend
-from msearch.backends.base import SparseEmbedder, SparseVector, check_text, check_texts
+from msearch.backends.base import (
+    SparseEmbedder,
+    SparseVector,
+    _ModelAPI,
+    check_text,
+    check_texts,
+)
 from msearch.errors import InvalidInputError
 from msearch.models import ModelSpec, registered_models, resolve_spec
 
 __all__ = ["SparseEmbedderBase", "sparse_embedder", "sparse_from_weights"]
 
 
-class SparseEmbedderBase(abc.ABC):
+class SparseEmbedderBase(_ModelAPI):
     """The public sparse-embedding API, written once over a backend's ``_encode_sparse``.
 
     Like ``TextEmbedderBase``, a subclass mixes in ``BlockingModel`` or ``CoroutineModel``,
@@ -30,12 +36,19 @@ class SparseEmbedderBase(abc.ABC):
     Empty input gives an empty list; an empty string gives a (possibly empty) vector.
     """
 
-    _sync: Callable[..., Any]
-    _async: Callable[..., Any]
+    def __init__(
+        self, spec: ModelSpec, *, batch_size: int = 32, show_progress: bool | None = None
+    ) -> None:
+        _ModelAPI.__init__(self, spec, batch_size, show_progress)
 
     @abc.abstractmethod
     def _encode_sparse(self, texts: list[str]) -> list[SparseVector]:
-        """One sparse vector per text; sync or async per the execution base."""
+        """One sparse vector per document; sync or async per the execution base."""
+
+    def _encode_sparse_queries(self, texts: list[str]) -> list[SparseVector]:
+        """One sparse vector per query: the documents' encoding unless the model has a
+        query side of its own (inference-free SPLADE)."""
+        return self._encode_sparse(texts)
 
     def embed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]:
         items = check_texts(texts)
@@ -44,7 +57,7 @@ class SparseEmbedderBase(abc.ABC):
         return list(self._sync(self._encode_sparse, items))
 
     def embed_query_sparse(self, text: str) -> SparseVector:
-        return self._sync(self._encode_sparse, [check_text(text)])[0]  # type: ignore[no-any-return]
+        return self._sync(self._encode_sparse_queries, [check_text(text)])[0]  # type: ignore[no-any-return]
 
     async def aembed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]:
         items = check_texts(texts)
@@ -53,7 +66,8 @@ class SparseEmbedderBase(abc.ABC):
         return list(await self._async(self._encode_sparse, items))
 
     async def aembed_query_sparse(self, text: str) -> SparseVector:
-        return (await self._async(self._encode_sparse, [check_text(text)]))[0]  # type: ignore[no-any-return]
+        query = [check_text(text)]
+        return (await self._async(self._encode_sparse_queries, query))[0]  # type: ignore[no-any-return]
 
 
 def sparse_from_weights(token_ids: Sequence[int], weights: Sequence[float]) -> SparseVector:

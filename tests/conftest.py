@@ -33,20 +33,33 @@ def _importable(module: str) -> bool:
     return True
 
 
+#: Markers of the tests that need a library of one stack: the stack's nox session runs them
+#: whatever happens (a missing library fails them); elsewhere they are skipped without it.
+STACK_MARKERS = {"legacy_stack": "legacy", "default_stack": "default"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip the tests of legacy-stack libraries where they are not installed.
+    """Skip the tests of one stack's libraries where those are not installed.
 
     A test needs a library when it, or one of its parameters (``tests.support.stacks``), is
-    marked ``legacy_stack("module")``. In the legacy nox session (``MSEARCH_TEST_STACK=legacy``)
-    nothing is skipped: a missing library there fails the test.
+    marked ``legacy_stack("module")`` (infinity-emb, FlagEmbedding, optimum-onnx) or
+    ``default_stack("module")`` (sentence-transformers' SparseEncoder). In that stack's nox
+    session (``MSEARCH_TEST_STACK``) nothing is skipped: a missing library there fails the test.
     """
-    if os.environ.get("MSEARCH_TEST_STACK") == "legacy":
-        return
+    session = os.environ.get("MSEARCH_TEST_STACK")
     for item in items:
-        needed = [mark.args[0] for mark in item.iter_markers("legacy_stack")]
-        missing = sorted({module for module in needed if not _importable(module)})
+        missing = sorted(
+            {
+                mark.args[0]
+                for marker, stack in STACK_MARKERS.items()
+                if stack != session
+                for mark in item.iter_markers(marker)
+                if not _importable(mark.args[0])
+            }
+        )
         if missing:
-            reason = f"needs {', '.join(missing)}, of the legacy stack (nox -s tests-legacy)"
+            stack = "tests-legacy" if item.get_closest_marker("legacy_stack") else "tests"
+            reason = f"needs {', '.join(missing)}, of another stack (nox -s {stack})"
             item.add_marker(pytest.mark.skip(reason=reason))
 
 

@@ -26,6 +26,7 @@ _IMPLEMENTATIONS: dict[str, dict[str, str]] = {
     },
     "sparse": {
         "transformers": "msearch.backends.bge:BGEEmbedder",
+        "sentence-transformers": "msearch.backends.sentence_transformers:STSparseEmbedder",
         "flag": "msearch.backends.flag:FlagEmbedder",
     },
     "rerank": {

@@ -1,4 +1,5 @@
-"""The ``"sentence-transformers"`` backend: SentenceTransformer models in-process."""
+"""The ``"sentence-transformers"`` backend: SentenceTransformer, CrossEncoder and SparseEncoder
+models in-process."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ import numpy as np
 
 from msearch._deps import require
 from msearch.backends._loading import input_limit, locate_model, model_not_found, torch_dtype
-from msearch.backends.base import BlockingModel, RerankerBase, TextEmbedderBase, choose_prompts
+from msearch.backends.base import (
+    BlockingModel,
+    RerankerBase,
+    SparseVector,
+    TextEmbedderBase,
+    choose_prompts,
+)
 from msearch.batching import sorted_batches, with_progress
-from msearch.errors import BackendError, InvalidInputError, MSearchError
+from msearch.errors import BackendError, InvalidInputError, MissingDependencyError, MSearchError
 from msearch.models import ModelSpec, Pooling
 from msearch.precision import PrecisionPlan, merge_dtype, resolve_precision
+from msearch.sparse import SparseEmbedderBase, sparse_from_weights
 
 
 class _STModel(BlockingModel):
@@ -196,6 +204,73 @@ class STCrossEncoderReranker(_STModel, RerankerBase):
                 ) from err
             out[positions] = np.asarray(logits, dtype=np.float64).reshape(-1)
         return out
+
+
+class STSparseEmbedder(_STModel, SparseEmbedderBase):
+    """Sparse embeddings from any model sentence-transformers' ``SparseEncoder`` loads: SPLADE,
+    inference-free SPLADE (a cheap query side), and others (sentence-transformers >= 5).
+
+    Documents go through ``encode_document`` and queries through ``encode_query``, so the
+    model's own prompts and its query/document routes apply as its authors set them. Options:
+    ``batch_size``, ``device``, ``trust_remote_code``; the float32 precision only.
+
+    >>> from msearch.sparse import sparse_embedder
+    >>> splade = sparse_embedder("naver/splade-v3", backend="sentence-transformers")  # +SKIP
+    """
+
+    def __init__(self, spec: ModelSpec, **options: Any) -> None:
+        super().__init__(spec, **options)
+        if self.precision != "float32":
+            raise InvalidInputError(
+                f"sentence-transformers sparse models run in float32 only, not {self.precision!r}"
+            )
+
+    def _load(self) -> Any:
+        st = require("sentence_transformers", "st")
+        if not hasattr(st, "SparseEncoder"):
+            raise MissingDependencyError(
+                f"sparse models need sentence-transformers >= 5 (SparseEncoder); this is "
+                f"{st.__version__}: use today's stack (docs/stacks.md)"
+            )
+        path = locate_model(self.spec.name)
+        try:
+            model = st.SparseEncoder(
+                path, device=self.device, trust_remote_code=self.trust_remote_code
+            )
+        except MSearchError:
+            raise
+        except OSError as err:
+            raise model_not_found(self.spec.name, err) from err
+        if self.spec.max_tokens:
+            model.max_seq_length = self.spec.max_tokens
+        return model
+
+    def _encode_sparse(self, texts: list[str]) -> list[SparseVector]:
+        return self._run(texts, self.loaded.encode_document)
+
+    def _encode_sparse_queries(self, texts: list[str]) -> list[SparseVector]:
+        return self._run(texts, self.loaded.encode_query)
+
+    def _run(self, texts: list[str], encode: Any) -> list[SparseVector]:
+        out: list[SparseVector | None] = [None] * len(texts)
+        batches = sorted_batches(texts, self.batch_size)
+        for positions in with_progress(batches, self.show_progress, "sparse embedding"):
+            try:
+                weights = encode(
+                    [texts[i] for i in positions],
+                    batch_size=len(positions),
+                    convert_to_tensor=True,
+                    convert_to_sparse_tensor=False,
+                    show_progress_bar=False,
+                )
+            except Exception as err:  # torch/tokenizer failures become one typed error
+                raise BackendError(
+                    f"sentence-transformers failed on {self.spec.name}: {err}"
+                ) from err
+            for position, row in zip(positions, weights.float().cpu().numpy(), strict=True):
+                ids = np.flatnonzero(row > 0)
+                out[position] = sparse_from_weights(ids.tolist(), row[ids].tolist())
+        return out  # type: ignore[return-value]
 
 
 _POOLING_MODES = {Pooling.MEAN: "mean", Pooling.CLS: "cls", Pooling.LAST_TOKEN: "lasttoken"}

@@ -63,3 +63,38 @@ def build_tiny_cross_encoder(folder: Path) -> str:
     model.save_pretrained(str(folder), safe_serialization=True)
     tokenizer.save_pretrained(str(folder))
     return str(folder)
+
+
+def build_tiny_splade(folder: Path) -> str:
+    """A tiny random SPLADE model (``BertForMaskedLM`` + max pooling of ReLU logits), saved by
+    sentence-transformers' ``SparseEncoder`` (sentence-transformers >= 5; today's stack)."""
+    if (folder / "modules.json").exists():
+        return str(folder)
+    import torch
+    from sentence_transformers import SparseEncoder
+    from sentence_transformers.sparse_encoder.models import MLMTransformer, SpladePooling
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
+
+    mlm = folder.parent / f"{folder.name}-mlm"
+    mlm.mkdir(parents=True, exist_ok=True)
+    vocab_file = mlm / "vocab.txt"
+    vocab_file.write_text("\n".join(_vocabulary()) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(
+        vocab_file=str(vocab_file), do_lower_case=True, model_max_length=MAX_LENGTH
+    )
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=MAX_LENGTH,
+        initializer_range=0.3,
+        architectures=["BertForMaskedLM"],
+    )
+    torch.manual_seed(3)
+    BertForMaskedLM(config).eval().save_pretrained(str(mlm))
+    tokenizer.save_pretrained(str(mlm))
+    model = SparseEncoder(modules=[MLMTransformer(str(mlm)), SpladePooling("max")], device="cpu")
+    model.save_pretrained(str(folder))
+    return str(folder)

@@ -174,7 +174,7 @@ def test_sparse_of_a_dense_only_model_is_a_clear_error(backend: str, dense_only:
     with pytest.raises(InvalidInputError, match="no sparse head"):
         text_embedder(dense_only, backend).embed_documents_hybrid(["cats"])
     with pytest.raises(ValueError, match="no sparse support"):
-        sparse_embedder(dense_only, "sentence-transformers")
+        sparse_embedder(dense_only, "qwen3")
 
 
 def test_normalize_false_gives_the_raw_cls_vector(backend: str, m3: str) -> None:
