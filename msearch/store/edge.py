@@ -15,7 +15,6 @@ the open shards; another process opening the same collection gets ``StoreLockedE
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,16 @@ from msearch._deps import require
 from msearch.errors import InvalidInputError, StoreError
 from msearch.store import schema as s
 from msearch.store.edge_filters import to_edge
-from msearch.store.edge_folder import RECORD, SHARD, EdgeFolder, acquire, call, release
+from msearch.store.edge_folder import (
+    REBUILD,
+    RECORD,
+    SHARD,
+    EdgeFolder,
+    acquire,
+    call,
+    read_json,
+    release,
+)
 from msearch.store.engine import (
     CreateOptions,
     Point,
@@ -104,12 +112,17 @@ class EdgeEngine:
         path = self._open().directory(name) / RECORD
         if not path.is_file():
             return None
-        record = json.loads(path.read_text(encoding="utf-8")).get(s.METADATA_KEY)
+        data = read_json(path)
+        if not isinstance(data, dict):
+            raise StoreError(f"{path} is not an msearch collection record: {REBUILD}")
+        record = data.get(s.METADATA_KEY)
         return dict(record) if isinstance(record, dict) else None
 
     def vector_names(self, name: str) -> list[str]:
         config_path = self._open().directory(name) / SHARD / "edge_config.json"
-        config = json.loads(config_path.read_text(encoding="utf-8"))
+        config = read_json(config_path)
+        if not isinstance(config, dict):
+            raise StoreError(f"{config_path} is not an Edge shard config: {REBUILD}")
         return [*config.get("vectors", {}), *config.get("sparse_vectors", {})]
 
     def delete_collection(self, name: str) -> None:

@@ -51,7 +51,7 @@ class EdgeFolder:
                 path = self.directory(name) / SHARD
                 if not (path / "edge_config.json").is_file():
                     raise StoreError(f"collection {name!r} does not exist in {self.root}")
-                shard = call(self.qe.EdgeShard.load, str(path), where=path)
+                shard = call(self.qe.EdgeShard.load, str(path), where=path, loading=True)
                 self._shards[name] = shard
             return shard
 
@@ -144,12 +144,39 @@ def _version() -> str:
         return "unknown"
 
 
-def call(fn: Any, *args: Any, where: Path | None = None) -> Any:
-    """Run one Edge call, turning its untyped errors into msearch's typed ones."""
+#: What to do about a store whose files are damaged, said by every error that finds one.
+REBUILD = (
+    "the store's files are damaged: move the folder aside and rebuild it (msearch index the "
+    "source folder again, or msearch export a copy you still have)"
+)
+
+
+def read_json(path: Path) -> Any:
+    """One of msearch's JSON files in an Edge folder; a damaged one is a StoreError."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise StoreError(f"{path} is not readable JSON ({err}): {REBUILD}") from err
+
+
+def call(fn: Any, *args: Any, where: Path | None = None, loading: bool = False) -> Any:
+    """Run one Edge call, turning its untyped errors into msearch's typed ones.
+
+    qdrant_edge raises plain ``Exception`` for everything, and a Rust panic (pyo3's
+    ``PanicException``, a ``BaseException``) on some damaged files: both become StoreError.
+    A shard that fails to load (``loading``) has damaged files, and the error says so.
+    """
     try:
         return fn(*args)
-    except Exception as err:  # qdrant_edge raises plain Exception for everything
+    except BaseException as err:
+        if not isinstance(err, Exception) and type(err).__name__ != "PanicException":
+            raise  # KeyboardInterrupt, SystemExit ...
         message = str(err)
+        if not isinstance(err, Exception):
+            raise StoreError(
+                f"Qdrant Edge panicked ({message})" + (f" on {where}" if where else "")
+                + f": {REBUILD}"
+            ) from err
         if "WouldBlock" in message:
             raise StoreLockedError(
                 f"the Qdrant Edge collection at {where} is open in another process; a folder "
@@ -157,5 +184,7 @@ def call(fn: Any, *args: Any, where: Path | None = None) -> Any:
                 "a Qdrant server (url=...) for concurrent access."
             ) from err
         raise StoreError(
-            f"Qdrant Edge failed: {message}" + (f" ({where})" if where else "")
+            f"Qdrant Edge failed: {message}"
+            + (f" ({where})" if where else "")
+            + (f": {REBUILD}" if loading else "")
         ) from err

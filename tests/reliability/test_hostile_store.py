@@ -291,3 +291,36 @@ def test_integer_filters_past_64_bits_are_the_same_typed_refusal(
         with pytest.raises(InvalidInputError, match="signed 64-bit"):
             s.query("text", [1.0, 0.0], 1, raw)
         assert s.count({"n": 2**63 - 1}) == 0 and s.count({"n": 5}) == 1
+
+
+@pytest.mark.parametrize("damaged", ["msearch.json", "shard/edge_config.json"])
+def test_a_damaged_json_file_of_an_edge_store_is_a_typed_error_naming_it(
+    tmp_path: Path, damaged: str
+) -> None:
+    from msearch.errors import StoreError
+
+    folder = tmp_path / "edge"
+    with Store("h", Schema({"text": VectorSpec(DIM, model="toy")}), path=str(folder)) as store:
+        store.upsert([_record(pid) for pid in BASE])
+    target = next(folder.rglob(Path(damaged).name))
+    target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2])
+    with pytest.raises(StoreError) as caught, Store("h", path=str(folder)) as reopened:
+        reopened.count()
+        reopened.query("text", np.ones(DIM), 2)
+    assert str(target.parent) in str(caught.value) and "rebuild" in str(caught.value)
+
+
+def test_a_rust_panic_in_qdrant_edge_is_a_typed_error() -> None:
+    from msearch.errors import StoreError
+    from msearch.store.edge_folder import call
+
+    class PanicException(BaseException):  # what pyo3 raises when Rust code panics
+        pass
+
+    def panics() -> None:
+        raise PanicException("index out of bounds")
+
+    with pytest.raises(StoreError, match=r"panicked .*index out of bounds.*damaged"):
+        call(panics, where=Path("/data/store"))
+    with pytest.raises(KeyboardInterrupt):
+        call(lambda: (_ for _ in ()).throw(KeyboardInterrupt()))
