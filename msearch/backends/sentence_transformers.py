@@ -172,7 +172,12 @@ class STCrossEncoderReranker(_STModel, RerankerBase):
                 f"{self.spec.name} has {model.config.num_labels} output labels; a cross-encoder "
                 "reranker needs exactly one relevance logit"
             )
-        model.max_length = input_limit(model.tokenizer, model.config, self.spec.max_tokens)
+        limit = input_limit(model.tokenizer, model.config, self.spec.max_tokens)
+        # sentence-transformers 6 renamed the attribute (the old name still works, deprecated)
+        if isinstance(getattr(type(model), "max_seq_length", None), property):
+            model.max_seq_length = limit
+        else:
+            model.max_length = limit
         self.plan = onnx_plan or resolve_precision(self.precision, str(model.model.device))
         if self.plan.onnx_int8:
             from msearch.backends.onnx_int8 import load_ort_classifier, quantized_model
