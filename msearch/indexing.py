@@ -206,7 +206,10 @@ class FolderIndexer:
                 return
             self._forget(source)
             if kind == TEXT:
-                self._write_text(path, digest)
+                if not self._write_text(path, digest):
+                    # nothing to remember it by, so every run says the same: no points
+                    summary.skipped.append((source, "no text (empty or whitespace only)"))
+                    return
             else:
                 self._write_media(path, digest, kind, media)
         except (OSError, MSearchError) as err:
@@ -239,7 +242,8 @@ class FolderIndexer:
         last = [hit for hit in hits if hit.payload.get(s.LAST_CHUNK)]
         return len(last) == 1 and last[0].payload.get(s.CHUNK) == len(hits) - 1
 
-    def _write_text(self, path: Path, digest: str) -> None:
+    def _write_text(self, path: Path, digest: str) -> int:
+        """Write the file's chunks; how many there were (0 for a file with no text)."""
         source = str(path)
         chunks = chunk_stream(
             read_text(path),
@@ -256,6 +260,7 @@ class FolderIndexer:
                 self._upsert_chunks(source, digest, position, batch, last)
                 position += len(batch)
                 batch = []
+        return position
 
     def _upsert_chunks(
         self, source: str, digest: str, start: int, texts: list[str], ends_file: bool

@@ -228,7 +228,9 @@ def test_pdfs_pypdf_cannot_read_are_each_a_files_failure(
     (folder / "note.txt").write_text("Cats sleep most of the day.")
     summary = _index(store, embedder, folder)  # no exception escapes the run
     assert str(folder / "note.txt") in summary.indexed
-    assert len(summary.indexed) + len(summary.failed) == count + 1
+    # a mutated PDF that still reads holds a blank page: no text, so it is skipped as such
+    assert all("no text" in reason for _, reason in summary.skipped)
+    assert len(summary.indexed) + len(summary.failed) + len(summary.skipped) == count + 1
     assert all("not a readable PDF" in reason for _, reason in summary.failed)
 
 
@@ -301,3 +303,22 @@ def test_follow_links_is_read_from_the_configuration(
     file.write_text("")
     monkeypatch.delenv("MSEARCH_FOLLOW_LINKS")
     assert load_config(file).follow_links is False
+
+
+def test_files_with_no_text_are_reported_alike_on_every_run(
+    store: Store, embedder: TextEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "blank"
+    folder.mkdir()
+    (folder / "empty.txt").write_text("")
+    (folder / "spaces.md").write_text("  \n\t \n")
+    (folder / "note.txt").write_text("Cats sleep twelve to sixteen hours a day.")
+    first = _index(store, embedder, folder)
+    second = _index(store, embedder, folder)
+    blank = sorted(str(folder / name) for name in ("empty.txt", "spaces.md"))
+    assert first.indexed == [str(folder / "note.txt")]
+    assert second.indexed == [] and second.unchanged == [str(folder / "note.txt")]
+    for summary in (first, second):
+        assert sorted(source for source, _ in summary.skipped) == blank
+        assert all("no text" in reason for _, reason in summary.skipped)
+    assert store.count() == 1
