@@ -14,12 +14,11 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from langchain_msearch.vectorstores import MSearchVectorStore
 from msearch.errors import InvalidInputError
-from msearch.hits import result_metadata, with_search_scores
+from msearch.hits import check_group_by, fetch_size, result_metadata, results
 from msearch.store import Hit
 from msearch.store.text import (
     arerank_hits,
     as_reranker,
-    candidates,
     check_mode,
     check_options,
     rerank_hits,
@@ -38,6 +37,9 @@ class MSearchRetriever(BaseRetriever):
     metadata is the caller's, plus ``source`` and ``modality`` where the caller's metadata does
     not hold those keys, and msearch's result keys: ``score`` (the search's) and, when
     reranked, ``relevance_score`` (the reranker's, 0..1), which always say msearch's numbers.
+    ``group_by="source"`` returns files instead of chunks: each file's best chunk (reranked
+    first, with a reranker), with ``matches`` in its metadata, folded from ``fetch_k`` (default
+    8 per result) chunk hits.
 
     Example:
         .. code-block:: python
@@ -63,6 +65,7 @@ class MSearchRetriever(BaseRetriever):
     fetch_k: int | None = None
     fusion: str = "rrf"
     score_threshold: float | None = None
+    group_by: str | None = None
     search_kwargs: dict[str, Any] = Field(default_factory=dict)
 
     def __init__(self, **fields: Any) -> None:
@@ -80,10 +83,12 @@ class MSearchRetriever(BaseRetriever):
             raise InvalidInputError(f"k must be a positive integer, got {self.k!r}")
         if self.reranker is not None:
             as_reranker(self.reranker)
+        check_group_by(self.search_kwargs.get("group_by", self.group_by))
         return self
 
-    def _options(self, kwargs: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """``k`` and the search's options: fields, then search_kwargs, then the call's."""
+    def _options(self, kwargs: dict[str, Any]) -> tuple[int, str | None, dict[str, Any]]:
+        """``k``, ``group_by`` and the search's options: fields, then search_kwargs, then the
+        call's."""
         check_options(kwargs, _OPTIONS, "MSearchRetriever")
         chosen = {
             "k": self.k,
@@ -92,42 +97,46 @@ class MSearchRetriever(BaseRetriever):
             "fusion": self.fusion,
             "score_threshold": self.score_threshold,
             "fetch_k": self.fetch_k,
+            "group_by": self.group_by,
             **self.search_kwargs,
             **kwargs,
         }
         k = chosen.pop("k")
+        group_by = chosen.pop("group_by")
+        check_group_by(group_by)
         fetch_k = chosen.pop("fetch_k")
-        chosen["k"] = candidates(k, fetch_k, self.reranker is not None)
-        return k, chosen
+        chosen["k"] = fetch_size(k, fetch_k, self.reranker is not None, group_by)
+        return k, group_by, chosen
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        k, options = self._options(kwargs)
+        k, group_by, options = self._options(kwargs)
         hits = self.vectorstore.search_hits(query, **options)
-        if self.reranker is None:
-            return [_document(hit) for hit in hits[:k]]
-        reranked = rerank_hits(as_reranker(self.reranker), query, hits, k)
-        return _reranked_documents(hits, reranked)
+        ranked = None
+        if self.reranker is not None:
+            ranked = rerank_hits(as_reranker(self.reranker), query, hits, len(hits))
+        return _documents(hits, ranked, k, group_by)
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        k, options = self._options(kwargs)
+        k, group_by, options = self._options(kwargs)
         hits = await self.vectorstore.asearch_hits(query, **options)
-        if self.reranker is None:
-            return [_document(hit) for hit in hits[:k]]
-        reranked = await arerank_hits(as_reranker(self.reranker), query, hits, k)
-        return _reranked_documents(hits, reranked)
+        ranked = None
+        if self.reranker is not None:
+            ranked = await arerank_hits(as_reranker(self.reranker), query, hits, len(hits))
+        return _documents(hits, ranked, k, group_by)
 
 
-_OPTIONS = ("k", "filter", "mode", "fusion", "score_threshold", "fetch_k")
+_OPTIONS = ("k", "filter", "mode", "fusion", "score_threshold", "fetch_k", "group_by")
 
 
-def _document(hit: Hit, search_score: float | None = None) -> Document:
-    metadata, _ = result_metadata(hit, search_score)
-    return Document(id=hit.id, page_content=hit.content or "", metadata=metadata)
-
-
-def _reranked_documents(searched: list[Hit], reranked: list[Hit]) -> list[Document]:
-    return [_document(hit, score) for hit, score in with_search_scores(searched, reranked)]
+def _documents(
+    searched: list[Hit], ranked: list[Hit] | None, k: int, group_by: str | None
+) -> list[Document]:
+    documents = []
+    for hit, search_score, matches in results(searched, ranked, k, group_by):
+        metadata, _ = result_metadata(hit, search_score, matches)
+        documents.append(Document(id=hit.id, page_content=hit.content or "", metadata=metadata))
+    return documents

@@ -11,13 +11,12 @@ from llama_index.core.vector_stores.types import MetadataFilters
 
 from llamaindex_msearch.vector_store import MSearchVectorStore, to_node, to_qdrant_filter
 from msearch.errors import InvalidInputError
-from msearch.hits import result_metadata, with_search_scores
+from msearch.hits import check_group_by, fetch_size, result_metadata, results
 from msearch.store import Hit
 from msearch.store.text import (
     MODES,
     arerank_hits,
     as_reranker,
-    candidates,
     check_mode,
     check_options,
     check_query_model,
@@ -38,7 +37,9 @@ class MSearchRetriever(BaseRetriever):
     ``embed_model`` (default: the store's ``embed_model``, else ``Settings.embed_model``).
     ``NodeWithScore.score`` is the search's or the reranker's score; node metadata is the
     caller's, plus ``source`` and ``modality`` (hidden from the LLM and the embedder) where
-    the caller's metadata does not already hold those keys.
+    the caller's metadata does not already hold those keys. ``group_by="source"`` returns
+    files instead of chunks: each file's best chunk (after reranking, with a reranker) with
+    ``matches`` in its metadata, folded from ``fetch_k`` (default 8 per result) chunk hits.
 
     Example:
         .. code-block:: python
@@ -62,6 +63,7 @@ class MSearchRetriever(BaseRetriever):
         reranker: Any | None = None,
         fetch_k: int | None = None,
         fusion: str = "rrf",
+        group_by: str | None = None,
         **kwargs: Any,
     ) -> None:
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
@@ -69,6 +71,7 @@ class MSearchRetriever(BaseRetriever):
         if mode not in MODES:
             raise InvalidInputError(f"mode must be one of {MODES}, got {mode!r}")
         check_mode(mode, vector_store.sparse_embedding)
+        check_group_by(group_by)
         check_options(kwargs, _BASE_OPTIONS, "MSearchRetriever")
         super().__init__(**kwargs)
         self.vector_store = vector_store
@@ -79,6 +82,7 @@ class MSearchRetriever(BaseRetriever):
         self.reranker = None if reranker is None else as_reranker(reranker)
         self.fetch_k = fetch_k
         self.fusion = fusion
+        self.group_by = group_by
 
     @property
     def embed_model(self) -> Any:
@@ -109,7 +113,7 @@ class MSearchRetriever(BaseRetriever):
             self.mode,
             dense=dense,
             sparse=sparse,
-            k=candidates(self.k, self.fetch_k, self.reranker is not None),
+            k=fetch_size(self.k, self.fetch_k, self.reranker is not None, self.group_by),
             filter=self._filter(),
             dense_name=name,
             sparse_name=self.vector_store.sparse_vector_name,
@@ -126,9 +130,10 @@ class MSearchRetriever(BaseRetriever):
             else None
         )
         hits = self._search(dense, sparse)
-        if self.reranker is None:
-            return [_scored(hit) for hit in hits[: self.k]]
-        return _reranked(hits, rerank_hits(self.reranker, query, hits, self.k))
+        ranked = None
+        if self.reranker is not None:
+            ranked = rerank_hits(self.reranker, query, hits, len(hits))
+        return self._results(hits, ranked)
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         query = query_bundle.query_str
@@ -142,20 +147,26 @@ class MSearchRetriever(BaseRetriever):
             else None
         )
         hits = await asyncio.to_thread(self._search, dense, sparse)
-        if self.reranker is None:
-            return [_scored(hit) for hit in hits[: self.k]]
-        return _reranked(hits, await arerank_hits(self.reranker, query, hits, self.k))
+        ranked = None
+        if self.reranker is not None:
+            ranked = await arerank_hits(self.reranker, query, hits, len(hits))
+        return self._results(hits, ranked)
+
+    def _results(self, hits: list[Hit], ranked: list[Hit] | None) -> list[NodeWithScore]:
+        return [
+            _scored(hit, search_score, matches)
+            for hit, search_score, matches in results(hits, ranked, self.k, self.group_by)
+        ]
 
 
-def _scored(hit: Hit, search_score: float | None = None) -> NodeWithScore:
+def _scored(
+    hit: Hit, search_score: float | None = None, matches: int | None = None
+) -> NodeWithScore:
     """A node with the metadata every msearch retriever shows (``msearch.hits``); the keys
     msearch adds are hidden from the LLM and the embedder."""
     node = to_node(hit)
-    node.metadata, added = result_metadata(hit, search_score)
+    node.metadata, added = result_metadata(hit, search_score, matches)
     node.excluded_llm_metadata_keys.extend(added)
     node.excluded_embed_metadata_keys.extend(added)
     return NodeWithScore(node=node, score=hit.score)
 
-
-def _reranked(searched: list[Hit], reranked: list[Hit]) -> list[NodeWithScore]:
-    return [_scored(hit, score) for hit, score in with_search_scores(searched, reranked)]

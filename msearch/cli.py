@@ -13,6 +13,7 @@ from typing import Any
 from msearch.backends._loading import is_local
 from msearch.config import Config, load_config
 from msearch.errors import MissingDependencyError, MSearchError
+from msearch.hits import fetch_size, results
 from msearch.store import AUDIO, IMAGE, TEXT, TEXT_SPARSE, Hit, Store, default_path
 
 MODALITIES = ("text", "image", "audio", "all")
@@ -65,7 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--modality", choices=MODALITIES, default="text")
     search.add_argument("--mode", choices=("dense", "sparse", "hybrid"), default="dense")
     search.add_argument("--rerank", action="store_true", help="rerank text hits (rerank model)")
-    search.add_argument("-k", type=int, default=5)
+    search.add_argument("-k", type=int, default=5, help="how many results (files, with --by file)")
+    search.add_argument(
+        "--by",
+        choices=("file", "chunk"),
+        default="file",
+        help="one result per file, its best chunk shown (default), or one per chunk",
+    )
     search.add_argument(
         "--filter",
         action="append",
@@ -227,17 +234,30 @@ def _search(args: argparse.Namespace, config: Config) -> int:
     if not config.url and not folder.exists():  # searching must not create an empty store
         raise _input_error(f"there is no store at {folder}: run msearch index first (or --store)")
     with open_store(config) as store:
-        hits = search(
-            store, config, args.query, args.modality, args.mode, args.k, filters, args.rerank
+        found = search(
+            store,
+            config,
+            args.query,
+            args.modality,
+            args.mode,
+            args.k,
+            filters,
+            args.rerank,
+            by=args.by,
         )
     if args.json:
-        print(json.dumps([_as_json(hit) for hit in hits], indent=2, ensure_ascii=False))
+        listed = [_as_json(hit, matches) for hit, matches in found]
+        print(json.dumps(listed, indent=2, ensure_ascii=False))
         return 0
-    if not hits:
+    if not found:
         print("no results")
-    for rank, hit in enumerate(hits, start=1):
+    for rank, (hit, matches) in enumerate(found, start=1):
         snippet = " ".join((hit.content or "").split())[:100]
-        print(f"{rank:2d}. {hit.score:.3f}  [{hit.modality}] {_shown(hit.source)}\n    {snippet}")
+        more = f"  (+{matches - 1} more matching)" if matches and matches > 1 else ""
+        print(
+            f"{rank:2d}. {hit.score:.3f}  [{hit.modality}] {_shown(hit.source)}{more}\n"
+            f"    {snippet}"
+        )
     return 0
 
 
@@ -250,10 +270,18 @@ def search(
     k: int = 5,
     filters: dict[str, Any] | None = None,
     rerank: bool = False,
-) -> list[Hit]:
-    """Search the store as ``msearch search`` does; returns hits best first."""
+    by: str = "file",
+) -> list[tuple[Hit, int | None]]:
+    """Search the store as ``msearch search`` does: (hit, matches) best first.
+
+    ``by="file"``: one result per file (``source``), its best chunk (after reranking, with
+    ``rerank``), and how many of its chunks were among the ``CHUNKS_PER_FILE * k`` read;
+    ``by="chunk"``: one result per chunk, matches ``None``.
+    """
     if k < 1:
         raise _input_error(f"-k must be >= 1, got {k}")
+    if by not in ("file", "chunk"):
+        raise _input_error(f"--by must be file or chunk, got {by!r}")
     if mode != "dense" and modality != "text":
         raise _input_error(f"--mode {mode} applies to --modality text only")
     if rerank and modality != "text":
@@ -261,7 +289,8 @@ def search(
     schema = store.schema
     if schema is None:
         return []
-    fetch = k * 4 if rerank else k
+    group_by = "source" if by == "file" else None
+    fetch = fetch_size(k, None, rerank, group_by)
     if modality == "text":
         hits = _text_hits(store, config, query, mode, fetch, filters)
     else:
@@ -276,7 +305,8 @@ def search(
             hits = store.query(name, vector, fetch, filters)
         else:
             hits = store.fused_query(queries, fetch, filters)
-    return _reranked(config, query, hits, k) if rerank else hits[:k]
+    ranked = _reranked(config, query, hits) if rerank else None
+    return [(hit, matches) for hit, _, matches in results(hits, ranked, k, group_by)]
 
 
 def _text_hits(
@@ -303,7 +333,7 @@ def _query_vector(config: Config, kind: str, query: str) -> Any:
     return embedder.embed_query(query)
 
 
-def _reranked(config: Config, query: str, hits: list[Hit], k: int) -> list[Hit]:
+def _reranked(config: Config, query: str, hits: list[Hit]) -> list[Hit]:
     if not config.rerank_model:
         raise _input_error("--rerank needs a reranker: set models.rerank in msearch.toml")
     from dataclasses import replace
@@ -316,8 +346,8 @@ def _reranked(config: Config, query: str, hits: list[Hit], k: int) -> list[Hit]:
         **_options(config),
         **_precision(config, config.rerank_backend, "models.rerank_backend"),
     )
-    results = model.rerank(query, [hit.content or "" for hit in hits], top_n=k)
-    return [replace(hits[result.index], score=result.score) for result in results]
+    scored = model.rerank(query, [hit.content or "" for hit in hits])
+    return [replace(hits[result.index], score=result.score) for result in scored]
 
 
 def _models(args: argparse.Namespace, config: Config) -> int:
@@ -403,7 +433,7 @@ def _key_value(item: str) -> tuple[str, Any]:
     return key, parsed
 
 
-def _as_json(hit: Hit) -> dict[str, Any]:
+def _as_json(hit: Hit, matches: int | None) -> dict[str, Any]:
     return {
         "id": hit.id,
         "source": hit.source,
@@ -411,6 +441,7 @@ def _as_json(hit: Hit) -> dict[str, Any]:
         "score": hit.score,
         "content": hit.content,
         "chunk": hit.payload.get("chunk"),
+        "matches": matches,
         "metadata": hit.metadata,
     }
 

@@ -240,9 +240,3 @@ async def arerank_hits(reranker: Any, query: str, hits: list[Hit], k: int) -> li
         results = await asyncio.to_thread(reranker.rerank, query, documents, top_n=k)
     return [dataclasses.replace(hits[r.index], score=float(r.score)) for r in results][:k]
 
-
-def candidates(k: int, fetch_k: int | None, reranking: bool) -> int:
-    """How many hits to fetch: ``k``, or more for a reranker to choose from."""
-    if not reranking:
-        return k
-    return fetch_k if fetch_k is not None else max(4 * k, 20)
