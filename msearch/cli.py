@@ -27,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             store_path=getattr(args, "store", None),
             url=getattr(args, "url", None),
             collection=getattr(args, "collection", None),
+            hnsw_ef=getattr(args, "hnsw_ef", None),
         )
         if not config.allow_download:
             # Offline by default: a model that is not on disk fails at once instead of
@@ -81,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
         help="match a metadata key (source and chunk for indexed files); repeatable",
     )
     search.add_argument("--json", action="store_true", help="print hits as a JSON list")
+    search.add_argument(
+        "--hnsw-ef",
+        type=int,
+        metavar="N",
+        help="search the HNSW graph N candidates wide; 0 (default): exact, every vector",
+    )
     with_store(search)
     search.set_defaults(run=_search)
 
@@ -106,9 +113,14 @@ def _parser() -> argparse.ArgumentParser:
 
 # -- building things from the configuration ---------------------------------------------
 def open_store(config: Config) -> Store:
+    if config.hnsw_ef < 0:
+        raise _input_error(f"hnsw_ef must be >= 0 (0: exact search), got {config.hnsw_ef}")
+    # exact by default: at the sizes a folder gives it costs milliseconds (docs/cli.md)
+    hnsw_ef, exact = config.hnsw_ef or None, config.hnsw_ef == 0
     if config.url:
-        return Store(config.collection, url=config.url, api_key=config.api_key or None)
-    return Store(config.collection, path=_store_folder(config))
+        key = config.api_key or None
+        return Store(config.collection, url=config.url, api_key=key, hnsw_ef=hnsw_ef, exact=exact)
+    return Store(config.collection, path=_store_folder(config), hnsw_ef=hnsw_ef, exact=exact)
 
 
 def _store_folder(config: Config) -> Path:

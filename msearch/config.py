@@ -24,6 +24,9 @@ An example ``msearch.toml``::
     path = "~/.local/share/msearch/qdrant"   # or url = "https://...", api_key = "..."
     collection = "msearch"
 
+    [search]
+    hnsw_ef = 0             # 0: exact search (every vector); N: the HNSW graph, N candidates wide
+
     [index]
     chunk_tokens = 200
     chunk_overlap = 40
@@ -62,6 +65,7 @@ class Config:
     url: str = ""
     api_key: str = ""
     collection: str = "msearch"
+    hnsw_ef: int = 0
     chunk_tokens: int = 200
     chunk_overlap: int = 40
     max_file_bytes: int = 50 * 1024 * 1024
@@ -88,6 +92,7 @@ _FILE_KEYS = {
     ("store", "url"): "url",
     ("store", "api_key"): "api_key",
     ("store", "collection"): "collection",
+    ("search", "hnsw_ef"): "hnsw_ef",
     ("index", "chunk_tokens"): "chunk_tokens",
     ("index", "chunk_overlap"): "chunk_overlap",
     ("index", "max_file_bytes"): "max_file_bytes",

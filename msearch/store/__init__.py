@@ -36,7 +36,8 @@ runs on qdrant-client, and ``Store(engine=...)`` takes any other implementation.
 ``EdgeEngine`` (edge.py) runs on Qdrant Edge: ``Store(..., engine="edge" | "qdrant-client" |
 "auto")``; "auto" (the default) opens a folder with the engine that wrote it and creates new
 folders on Edge. ``store.optimize()`` builds Edge's HNSW index after a bulk load;
-``EdgeOptions(hnsw_ef=..., exact=...)`` sets search parameters (``edge_options=``).
+``Store(..., hnsw_ef=256)`` or ``exact=True`` sets how widely every query searches, on either
+engine (``EdgeOptions`` holds Edge's index-building settings).
 """
 
 from msearch.errors import SchemaMismatchError, StoreError, StoreLockedError

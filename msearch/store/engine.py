@@ -19,7 +19,7 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ApiException
 
 from msearch.backends.base import SparseVector
-from msearch.errors import StoreError
+from msearch.errors import InvalidInputError, StoreError
 from msearch.store import schema as s
 
 T = TypeVar("T")
@@ -59,6 +59,30 @@ class CreateOptions:
     write_consistency_factor: int | None = None
     on_disk_payload: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchWidth:
+    """How exhaustively a query searches: ``hnsw_ef`` candidates kept while walking the HNSW
+    graph (``None``: Qdrant's default; higher is slower and closer to exact), or ``exact`` to
+    scan every vector. Applies to every query of a store, on both engines."""
+
+    hnsw_ef: int | None = None
+    exact: bool = False
+
+    def __post_init__(self) -> None:
+        ef = self.hnsw_ef
+        if ef is not None and (isinstance(ef, bool) or not isinstance(ef, int) or ef < 1):
+            raise InvalidInputError(f"hnsw_ef must be a positive int, got {ef!r}")
+        if not isinstance(self.exact, bool):
+            raise InvalidInputError(f"exact must be true or false, got {self.exact!r}")
+
+    @property
+    def default(self) -> bool:
+        return self.hnsw_ef is None and not self.exact
+
+    def params(self) -> models.SearchParams | None:
+        return None if self.default else models.SearchParams(hnsw_ef=self.hnsw_ef, exact=self.exact)
 
 
 class Engine(Protocol):
@@ -118,9 +142,16 @@ class ClientEngine:
     embedded client are serialized; a remote client is left to run calls in parallel.
     """
 
-    def __init__(self, client: QdrantClient, on_close: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        client: QdrantClient,
+        on_close: Callable[[], None] | None = None,
+        search: SearchWidth | None = None,
+    ) -> None:
         self.client = client
         self.embedded = _is_local(client)
+        # qdrant-client's local mode always searches exactly (and warns at search_params)
+        self.search_params = None if search is None or self.embedded else search.params()
         self._lock: threading.RLock | None = threading.RLock() if self.embedded else None
         self._on_close = on_close
 
@@ -236,6 +267,7 @@ class ClientEngine:
             limit=limit,
             with_payload=True,
             with_vectors=with_vectors,
+            search_params=self.search_params,
         )
         return [_stored(point) for point in response.points]
 
@@ -252,7 +284,11 @@ class ClientEngine:
             collection_name=name,
             prefetch=[
                 models.Prefetch(
-                    query=_to_qdrant(item.vector), using=item.using, limit=item.limit, filter=filter
+                    query=_to_qdrant(item.vector),
+                    using=item.using,
+                    limit=item.limit,
+                    filter=filter,
+                    params=self.search_params,
                 )
                 for item in prefetch
             ],

@@ -9,13 +9,14 @@ Python (docs/benchmarks.md, "Embedded stores"). A server (``url=...``) is always
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from typing import Literal
 
 from msearch.errors import InvalidInputError
 from msearch.store.client import MEMORY, Connection, connect, release
 from msearch.store.edge import EdgeEngine, EdgeOptions
-from msearch.store.engine import ClientEngine, Engine
+from msearch.store.engine import ClientEngine, Engine, SearchWidth
 from msearch.store.folders import CLIENT, EDGE, EngineKind, check_folder, detect
 
 EngineName = Literal["auto", "edge", "qdrant-client"]
@@ -47,14 +48,30 @@ def choose(connection: Connection, engine: str = "auto") -> EngineKind:
 
 
 def open_engine(
-    connection: Connection, engine: str = "auto", edge_options: EdgeOptions | None = None
+    connection: Connection,
+    engine: str = "auto",
+    edge_options: EdgeOptions | None = None,
+    search: SearchWidth | None = None,
 ) -> Engine:
     """An open engine for ``connection``; close it with ``engine.close()``."""
     kind = choose(connection, engine)
     if kind == EDGE:
         folder = None if connection.location == MEMORY else connection.folder()
-        return EdgeEngine(folder, edge_options)
+        return EdgeEngine(folder, with_search_width(edge_options, search))
     if edge_options is not None:
         raise InvalidInputError(f"edge_options apply to the Qdrant Edge engine, not to {kind}")
     client = connect(connection)
-    return ClientEngine(client, on_close=lambda: release(client))
+    return ClientEngine(client, on_close=lambda: release(client), search=search)
+
+
+def with_search_width(options: EdgeOptions | None, search: SearchWidth | None) -> EdgeOptions:
+    """``options`` with the store's search width; the same setting given twice must agree."""
+    options = options or EdgeOptions()
+    if search is None or search.default:
+        return options
+    if (options.hnsw_ef, options.exact) not in ((None, False), (search.hnsw_ef, search.exact)):
+        raise InvalidInputError(
+            f"hnsw_ef/exact given both as Store options ({search.hnsw_ef}, {search.exact}) and "
+            f"in edge_options ({options.hnsw_ef}, {options.exact}); give them once"
+        )
+    return dataclasses.replace(options, hnsw_ef=search.hnsw_ef, exact=search.exact)

@@ -18,7 +18,7 @@ from msearch.errors import InvalidInputError
 from msearch.store import schema as s
 from msearch.store.client import Connection
 from msearch.store.edge import EdgeOptions
-from msearch.store.engine import ClientEngine, CreateOptions, Engine, Point
+from msearch.store.engine import ClientEngine, CreateOptions, Engine, Point, SearchWidth
 from msearch.store.engines import open_engine
 from msearch.store.filters import Filter, merge, own, to_qdrant
 from msearch.store.reader import StoreReader
@@ -32,7 +32,9 @@ class Store(StoreReader):
     ``api_key``, ``https``, ``timeout``, ``prefer_grpc``), an existing ``client``, or nothing
     (the default embedded folder, see ``msearch.store.client.default_path``). ``schema``
     describes the named vectors; an existing collection is checked against it, and a missing
-    one is created from it (now, or on the first ``ensure_schema``/``upsert``).
+    one is created from it (now, or on the first ``ensure_schema``/``upsert``). ``hnsw_ef``
+    (candidates kept while walking the HNSW graph) or ``exact=True`` (scan every vector) set
+    how widely every query searches, on either engine (``SearchWidth``).
 
     >>> import numpy as np
     >>> from msearch.store import Record, Schema, Store, VectorSpec
@@ -59,6 +61,8 @@ class Store(StoreReader):
         client: QdrantClient | None = None,
         engine: Engine | str | None = None,
         edge_options: EdgeOptions | None = None,
+        hnsw_ef: int | None = None,
+        exact: bool = False,
         shard_number: int | None = None,
         replication_factor: int | None = None,
         create_options: CreateOptions | None = None,
@@ -74,7 +78,10 @@ class Store(StoreReader):
         self.create_options = create_options or CreateOptions(
             shard_number=shard_number, replication_factor=replication_factor
         )
+        search = SearchWidth(hnsw_ef=hnsw_ef, exact=exact)
         if engine is not None and not isinstance(engine, str):
+            if not search.default:
+                raise InvalidInputError("hnsw_ef/exact cannot apply to an engine passed in")
             self.engine: Engine = engine
         elif client is not None:
             if engine not in (None, "auto", "qdrant-client"):
@@ -86,7 +93,7 @@ class Store(StoreReader):
                 raise InvalidInputError(
                     f"client=... already says where the data lives; {clashing} cannot apply to it"
                 )
-            self.engine = ClientEngine(client)
+            self.engine = ClientEngine(client, search=search)
         else:
             connection = Connection(
                 location=location,
@@ -98,7 +105,7 @@ class Store(StoreReader):
                 prefer_grpc=prefer_grpc,
                 client_options=client_options or None,
             )
-            self.engine = open_engine(connection, engine or "auto", edge_options)
+            self.engine = open_engine(connection, engine or "auto", edge_options, search)
         self._schema = None
         self._load_schema()
         if schema is not None:
