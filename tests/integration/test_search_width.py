@@ -103,3 +103,16 @@ def test_msearch_toml_and_the_command_set_it(
         load_config(toml, hnsw_ef="wide")
     with pytest.raises(InvalidInputError, match="hnsw_ef"):
         open_store(load_config(toml, hnsw_ef=-1))
+
+
+def test_the_framework_stores_pass_it_on(minilm: str, tmp_path: Path) -> None:
+    from langchain_msearch import MSearchEmbeddings
+    from langchain_msearch import MSearchVectorStore as LangChainStore
+    from llamaindex_msearch import MSearchVectorStore as LlamaStore
+
+    chain = LangChainStore(MSearchEmbeddings(model=minilm), path=tmp_path / "lc", hnsw_ef=96)
+    assert chain.store.engine.options.hnsw_ef == 96  # type: ignore[attr-defined]
+    llama = LlamaStore("li", path=str(tmp_path / "li"), exact=True)
+    assert llama.store.engine.options.exact is True  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInputError, match="hnsw_ef"):
+        LangChainStore(MSearchEmbeddings(model=minilm), location=":memory:", hnsw_ef=0)
