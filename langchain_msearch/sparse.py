@@ -36,7 +36,7 @@ class MSearchSparseEmbeddings(SparseEmbeddings):
             store.similarity_search("where do vectors live?", k=1)
     """
 
-    def __init__(self, model: str, backend: str = "transformers", **options: Any) -> None:
+    def __init__(self, model: str, backend: str | None = None, **options: Any) -> None:
         self.model = model
         self.backend = backend
         self.embedder: SparseEmbedder = sparse_embedder(model, backend, **options)

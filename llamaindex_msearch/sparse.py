@@ -38,14 +38,14 @@ class MSearchSparseEmbedding(BaseSparseEmbedding):
             )
     """
 
-    backend: str = Field(default="transformers", description="msearch backend name")
+    backend: str | None = Field(default=None, description="msearch backend (default: the model's)")
     options: dict[str, Any] = Field(default_factory=dict, description="backend options")
     _embedder: SparseEmbedder = PrivateAttr()
 
     def __init__(
         self,
         model: str,
-        backend: str = "transformers",
+        backend: str | None = None,
         embed_batch_size: int = 1024,
         **options: Any,
     ) -> None:
@@ -92,7 +92,7 @@ class MSearchSparseEmbedding(BaseSparseEmbedding):
 
 
 def sparse_encoders(
-    model: str, backend: str = "transformers", **options: Any
+    model: str, backend: str | None = None, **options: Any
 ) -> tuple[SparseEncoder, SparseEncoder]:
     """``(sparse_doc_fn, sparse_query_fn)`` for llama-index's ``QdrantVectorStore``.
 

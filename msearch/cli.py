@@ -65,7 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     search = commands.add_parser("search", help="search the store")
     search.add_argument("query")
     search.add_argument("--modality", choices=MODALITIES, default="text")
-    search.add_argument("--mode", choices=("dense", "sparse", "hybrid"), default="dense")
+    search.add_argument(
+        "--mode",
+        choices=("auto", "dense", "sparse", "hybrid"),
+        default="auto",
+        help="auto (default): hybrid where the store has lexical vectors, else dense",
+    )
     search.add_argument("--rerank", action="store_true", help="rerank text hits (rerank model)")
     search.add_argument("-k", type=int, default=5, help="how many results (files, with --by file)")
     search.add_argument(
@@ -157,12 +162,30 @@ def build_text(config: Config) -> Any:
     )
 
 
-def build_sparse(config: Config) -> Any:
-    if not config.sparse_model:
-        return None
+#: ``[models] sparse = "none"``: no lexical vectors.
+NO_SPARSE = "none"
+
+
+def build_sparse(config: Config, store: Store) -> Any:
+    """The sparse (lexical) model for ``store``: the configured one; else the one the
+    collection recorded; else, for a new collection, BM25 (no model); else none."""
+    from msearch.lexical import BM25
     from msearch.sparse import sparse_embedder
 
-    return sparse_embedder(config.sparse_model, config.sparse_backend, **_options(config))
+    recorded = store.schema.sparse.get(TEXT_SPARSE) if store.schema is not None else None
+    model = config.sparse_model
+    if model == NO_SPARSE:
+        return None
+    if not model:
+        if recorded is not None and recorded.model:
+            model = recorded.model
+        elif store.schema is None:
+            model = BM25
+        else:
+            return None  # a collection made without sparse vectors cannot take them now
+    backend = config.sparse_backend or None
+    options = _options(config) if model != BM25 else {}
+    return sparse_embedder(model, backend, **options)
 
 
 def build_media(config: Config, kind: str, needed: bool) -> tuple[Any, str | None]:
@@ -213,10 +236,16 @@ def _index(args: argparse.Namespace, config: Config) -> int:
             print(f"skipping {kind} files: {reason}")
     text = build_text(config)
     with open_store(config) as store:
+        sparse = build_sparse(config, store)
+        if sparse is None and store.schema is not None and config.sparse_model != NO_SPARSE:
+            print(
+                "this store has no lexical vectors, so msearch search is dense-only here; "
+                "index into a new store (--store NEW) to search by words too"
+            )
         indexer = FolderIndexer(
             store,
             text,
-            sparse=build_sparse(config),
+            sparse=sparse,
             image=image,
             audio=audio,
             unavailable=unavailable,
@@ -278,7 +307,7 @@ def search(
     config: Config,
     query: str,
     modality: str = "text",
-    mode: str = "dense",
+    mode: str = "auto",
     k: int = 5,
     filters: dict[str, Any] | None = None,
     rerank: bool = False,
@@ -294,7 +323,7 @@ def search(
         raise _input_error(f"-k must be >= 1, got {k}")
     if by not in ("file", "chunk"):
         raise _input_error(f"--by must be file or chunk, got {by!r}")
-    if mode != "dense" and modality != "text":
+    if mode not in ("auto", "dense") and modality != "text":
         raise _input_error(f"--mode {mode} applies to --modality text only")
     if rerank and modality != "text":
         raise _input_error("--rerank applies to --modality text only")
@@ -324,12 +353,20 @@ def search(
 def _text_hits(
     store: Store, config: Config, query: str, mode: str, k: int, filters: dict[str, Any] | None
 ) -> list[Hit]:
+    # the sparse side first: a configuration error must not wait for the text model to load
+    sparse_model = build_sparse(config, store) if mode != "dense" else None
+    if sparse_model is None and mode in ("sparse", "hybrid"):
+        raise _input_error(
+            f"--mode {mode} needs lexical vectors, which this collection does not have (it was "
+            "indexed without them, or with models.sparse = \"none\"): index the folder again "
+            "into a new store (--store NEW) to add them"
+        )
+    if mode == "auto":
+        mode = "hybrid" if sparse_model is not None else "dense"
     dense = build_text(config).embed_query(query) if mode != "sparse" else None
     if mode == "dense":
         return store.query(TEXT, dense, k, filters)
-    sparse_model = build_sparse(config)
-    if sparse_model is None:
-        raise _input_error(f"--mode {mode} needs a sparse model: set models.sparse in msearch.toml")
+    assert sparse_model is not None  # hybrid or sparse, checked above
     sparse = sparse_model.embed_query_sparse(query)
     if mode == "sparse":
         return store.query(TEXT_SPARSE, sparse, k, filters)

@@ -13,7 +13,7 @@ An example ``msearch.toml``::
     text_backend = "sentence-transformers"
     image = "openai/clip-vit-base-patch32"
     audio = "laion/clap-htsat-unfused"
-    sparse = ""            # e.g. "BAAI/bge-m3" (sparse_backend = "transformers") for hybrid search
+    sparse = ""            # "": BM25 for a new store, else the store's own; "none"; "BAAI/bge-m3"
     rerank = ""            # e.g. "BAAI/bge-reranker-v2-m3" (the default rerank_backend runs it)
     device = "cpu"
     precision = "float32"  # "auto": bf16 where the CPU/GPU runs it natively (docs/benchmarks.md)
@@ -55,7 +55,7 @@ class Config:
     audio_model: str = "laion/clap-htsat-unfused"
     audio_backend: str = "transformers"
     sparse_model: str = ""
-    sparse_backend: str = "transformers"
+    sparse_backend: str = ""  # "": the sparse model's own (bm25 -> "bm25", else "transformers")
     rerank_model: str = ""
     rerank_backend: str = "sentence-transformers"
     device: str = ""

@@ -147,7 +147,8 @@ class FolderIndexer:
                 vectors[name] = VectorSpec(size, Distance.COSINE, model=model_id(embedder))
         sparse = {}
         if self.sparse is not None:
-            sparse[TEXT_SPARSE] = SparseSpec(model=model_id(self.sparse))
+            idf = bool(getattr(self.sparse, "idf", False))  # BM25's weights need Qdrant's IDF
+            sparse[TEXT_SPARSE] = SparseSpec(model=model_id(self.sparse), idf=idf)
         return Schema(vectors=vectors, sparse=sparse)
 
     def index(self, root: str | Path) -> IndexSummary:

@@ -151,6 +151,9 @@ for _name in (
 ):
     register(ModelSpec(name=_name, kind=Kind.RERANKER, max_tokens=512, backends=_CROSS_ENCODER))
 
+# BM25: lexical weights computed by msearch (msearch.lexical); no weights to load.
+register(ModelSpec(name="bm25", sparse=True, backends=("bm25",)))
+
 # FlagEmbedding (BGE) and Qwen3 models. BGE-M3 serves dense, sparse and ColBERT from one pass.
 register(
     ModelSpec(

@@ -85,8 +85,11 @@ def sparse_from_weights(token_ids: Sequence[int], weights: Sequence[float]) -> S
     return SparseVector(indices=indices, values=values)
 
 
-def sparse_embedder(model: str, backend: str = "transformers", **options: Any) -> SparseEmbedder:
+def sparse_embedder(model: str, backend: str | None = None, **options: Any) -> SparseEmbedder:
     """A sparse embedder for ``model`` on ``backend``; nothing loads until first use.
+
+    ``backend`` defaults to the model's first registered one (``"bm25"`` for ``"bm25"``,
+    ``"transformers"`` for BGE-M3), else ``"transformers"``.
 
     A registered model that has no sparse output (a dense-only model) is refused here with
     an error that names the models that have one.
@@ -98,6 +101,8 @@ def sparse_embedder(model: str, backend: str = "transformers", **options: Any) -
     """
     spec = _spec(model, options)
     _check_sparse(spec)
+    if backend is None:
+        backend = spec.backends[0] if spec.backends else "transformers"
     embedder: SparseEmbedder = build_backend("sparse", backend, spec, options)
     return embedder
 

@@ -27,6 +27,7 @@ _IMPLEMENTATIONS: dict[str, dict[str, str]] = {
     "sparse": {
         "transformers": "msearch.backends.bge:BGEEmbedder",
         "sentence-transformers": "msearch.backends.sentence_transformers:STSparseEmbedder",
+        "bm25": "msearch.lexical:BM25Embedder",
         "flag": "msearch.backends.flag:FlagEmbedder",
     },
     "rerank": {

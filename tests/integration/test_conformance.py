@@ -106,10 +106,14 @@ def _same(results: dict[str, Result]) -> None:
 def cli_results(folder: Path, tiny_cross_encoder: str) -> dict[str, Result]:
     """The command's answers, first, while no other process holds the folder."""
     return {
-        "dense": _cli(folder),
-        "filtered": _cli(folder, "--filter", "topic=travel"),
+        "dense": _cli(folder, "--mode", "dense"),
+        "filtered": _cli(folder, "--mode", "dense", "--filter", "topic=travel"),
         "hybrid": _cli(folder, "--mode", "hybrid"),
-        "reranked": _cli(folder, "--rerank", MSEARCH_RERANK_MODEL=tiny_cross_encoder),
+        # auto: hybrid, since the collection has sparse vectors (its recorded model)
+        "auto": _cli(folder, MSEARCH_SPARSE_MODEL=""),
+        "reranked": _cli(
+            folder, "--mode", "dense", "--rerank", MSEARCH_RERANK_MODEL=tiny_cross_encoder
+        ),
     }
 
 
@@ -198,6 +202,7 @@ def test_hybrid(surfaces: dict[str, Any], cli_results: dict[str, Result]) -> Non
             ),
             "llamaindex": _llama_query(surfaces, mode=VectorStoreQueryMode.HYBRID),
             "command": cli_results["hybrid"],
+            "command, auto mode, recorded sparse model": cli_results["auto"],
         }
     )
 
