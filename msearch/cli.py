@@ -255,6 +255,7 @@ def _index(args: argparse.Namespace, config: Config) -> int:
                 chunk_overlap=config.chunk_overlap,
                 max_file_bytes=config.max_file_bytes,
                 follow_links=config.follow_links,
+                title_context=config.title_context,
                 batch_size=config.batch_size,
                 show_progress=False if args.quiet else None,
                 verbose=args.verbose,

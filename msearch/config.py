@@ -32,6 +32,7 @@ An example ``msearch.toml``::
     chunk_overlap = 40
     max_file_bytes = 52428800
     follow_links = false    # true: also index what links to places outside the folder point at
+    title_context = true    # embed chunks after their document's first line (text shown: as is)
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class Config:
     chunk_overlap: int = 40
     max_file_bytes: int = 50 * 1024 * 1024
     follow_links: bool = False
+    title_context: bool = True
     allow_download: bool = False
 
 
@@ -97,6 +99,7 @@ _FILE_KEYS = {
     ("index", "chunk_overlap"): "chunk_overlap",
     ("index", "max_file_bytes"): "max_file_bytes",
     ("index", "follow_links"): "follow_links",
+    ("index", "title_context"): "title_context",
     ("models", "allow_download"): "allow_download",
 }
 
