@@ -150,13 +150,14 @@ def _precision(config: Config, backend: str, setting: str) -> dict[str, Any]:
     return {}
 
 
-def build_text(config: Config) -> Any:
+def build_text(config: Config, show_progress: bool | None = None) -> Any:
     from msearch.embeddings import text_embedder
 
     return text_embedder(
         config.text_model,
         config.text_backend,
         batch_size=config.batch_size,
+        show_progress=show_progress,
         **_options(config),
         **_precision(config, config.text_backend, "models.text_backend"),
     )
@@ -166,7 +167,7 @@ def build_text(config: Config) -> Any:
 NO_SPARSE = "none"
 
 
-def build_sparse(config: Config, store: Store) -> Any:
+def build_sparse(config: Config, store: Store, show_progress: bool | None = None) -> Any:
     """The sparse (lexical) model for ``store``: the configured one; else the one the
     collection recorded; else, for a new collection, BM25 (no model); else none."""
     from msearch.lexical import BM25
@@ -184,11 +185,13 @@ def build_sparse(config: Config, store: Store) -> Any:
         else:
             return None  # a collection made without sparse vectors cannot take them now
     backend = config.sparse_backend or None
-    options = _options(config) if model != BM25 else {}
-    return sparse_embedder(model, backend, **options)
+    options = _options(config) if model != BM25 else {}  # BM25 runs no model: no device
+    return sparse_embedder(model, backend, show_progress=show_progress, **options)
 
 
-def build_media(config: Config, kind: str, needed: bool) -> tuple[Any, str | None]:
+def build_media(
+    config: Config, kind: str, needed: bool, show_progress: bool | None = None
+) -> tuple[Any, str | None]:
     """The image or audio embedder, and why it is unavailable (None when it loaded).
 
     The model is loaded only when ``needed`` (files of that kind are present).
@@ -201,7 +204,7 @@ def build_media(config: Config, kind: str, needed: bool) -> tuple[Any, str | Non
         return None, f"no {kind} model configured"
     factory = image_embedder if kind == IMAGE else audio_embedder
     try:
-        embedder = factory(model, backend, **_options(config))
+        embedder = factory(model, backend, show_progress=show_progress, **_options(config))
     except MissingDependencyError as err:
         return None, str(err)
     if not needed:
@@ -224,8 +227,13 @@ def _index(args: argparse.Namespace, config: Config) -> int:
         print(f"msearch: error: {args.path} does not exist", file=sys.stderr)
         return 2
     suffixes = {p.suffix.lower() for p in ([root] if root.is_file() else root.rglob("*"))}
-    image, image_missing = build_media(config, IMAGE, bool(suffixes & IMAGE_SUFFIXES))
-    audio, audio_missing = build_media(config, AUDIO, bool(suffixes & AUDIO_SUFFIXES))
+    bars = False if args.quiet else None  # --quiet: no bar of the models' either
+    if args.quiet:  # nor of the libraries loading them (transformers reads it at import)
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+        if "transformers" in sys.modules:
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
+    image, image_missing = build_media(config, IMAGE, bool(suffixes & IMAGE_SUFFIXES), bars)
+    audio, audio_missing = build_media(config, AUDIO, bool(suffixes & AUDIO_SUFFIXES), bars)
     unavailable = {
         kind: reason
         for kind, reason in ((IMAGE, image_missing), (AUDIO, audio_missing))
@@ -234,9 +242,9 @@ def _index(args: argparse.Namespace, config: Config) -> int:
     for kind, reason in unavailable.items():
         if bool(suffixes & (IMAGE_SUFFIXES if kind == IMAGE else AUDIO_SUFFIXES)):
             print(f"skipping {kind} files: {reason}")
-    text = build_text(config)
+    text = build_text(config, bars)
     with open_store(config) as store:
-        sparse = build_sparse(config, store)
+        sparse = build_sparse(config, store, bars)
         if sparse is None and store.schema is not None and config.sparse_model != NO_SPARSE:
             print(
                 "this store has no lexical vectors, so msearch search is dense-only here; "
@@ -328,6 +336,8 @@ def search(
         raise _input_error(f"--mode {mode} applies to --modality text only")
     if rerank and modality != "text":
         raise _input_error("--rerank applies to --modality text only")
+    if rerank and not config.rerank_model:  # before any model loads
+        raise _input_error("--rerank needs a reranker: set models.rerank in msearch.toml")
     schema = store.schema
     if schema is None:
         return []

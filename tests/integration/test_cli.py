@@ -331,3 +331,21 @@ def test_killed_run_resumed_equals_a_clean_run(tmp_path, minilm) -> None:
     subprocess.run([*command, "--store", str(resumed)], env=env, check=True, capture_output=True)
     assert interrupted_count > 0
     assert _points(resumed) == _points(clean)
+
+
+def test_quiet_silences_the_models_progress_bars_too(tmp_path, corpus, capsys, monkeypatch) -> None:
+    import msearch.batching
+
+    monkeypatch.setattr(msearch.batching, "PROGRESS_MIN_BATCHES", 1)  # a bar for any call
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    _, _, loud = run(capsys, "index", str(corpus), "--store", str(tmp_path / "loud"))
+    assert "embedding" in loud and "%|" in loud  # bars print to stderr
+    try:
+        code, _, err = run(
+            capsys, "index", str(corpus), "--store", str(tmp_path / "quiet"), "--quiet"
+        )
+    finally:
+        import transformers
+
+        transformers.utils.logging.enable_progress_bar()  # the command's change is process-wide
+    assert code == 0 and "%|" not in err
