@@ -473,10 +473,17 @@ def _info(args: argparse.Namespace, config: Config) -> int:
             print(f"collection {config.collection!r}: not created yet")
             return 0
         print(f"collection {config.collection!r}: {store.count()} points")
+        from msearch.store.filters import own
+
         for name, spec in sorted(schema.vectors.items()):
-            print(f"  {name}: {spec.size} dims, {spec.distance}, model {spec.model}")
+            held = store.count(own(modality=name)) if name in (TEXT, IMAGE, AUDIO) else None
+            points = "" if held is None else f", {held} points"
+            absent = "" if not spec.model or is_local(spec.model) else " (not on this machine)"
+            described = f"{spec.size} dims, {spec.distance}, model {spec.model}"
+            print(f"  {name}: {described}{absent}{points}")
         for name, sparse in sorted(schema.sparse.items()):
-            print(f"  {name}: sparse, model {sparse.model}")
+            weights = ", IDF from Qdrant" if sparse.idf else ""
+            print(f"  {name}: sparse, model {sparse.model}{weights}")
     return 0
 
 

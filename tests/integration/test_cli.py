@@ -197,6 +197,11 @@ def test_models_and_info(tmp_path, corpus, capsys) -> None:
     run(capsys, "index", str(corpus), "--store", store, "--quiet")
     code, out, _ = run(capsys, "info", "--store", store)
     assert "5 points" in out and "sentence-transformers/all-MiniLM-L6-v2" in out
+    lines = {line.split(":")[0].strip(): line for line in out.splitlines()}
+    assert lines["text"].endswith(", 5 points") and "not on this machine" not in lines["text"]
+    # the image vector exists for images added later; its model is not here and it is empty
+    assert "not on this machine" in lines["image"] and lines["image"].endswith(", 0 points")
+    assert "model bm25, IDF from Qdrant" in lines["text_sparse"]
 
 
 def test_export_refuses_a_folder_it_would_spoil(tmp_path, corpus, capsys) -> None:
