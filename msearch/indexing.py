@@ -71,9 +71,13 @@ class IndexSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
     def line(self) -> str:
+        """The counts of this run, and how many files the store holds after it (a run that
+        resumes an interrupted one counts the files done before as unchanged)."""
+        held = len(self.indexed) + len(self.unchanged)
         return (
             f"indexed {len(self.indexed)}, unchanged {len(self.unchanged)}, "
             f"removed {len(self.removed)}, skipped {len(self.skipped)}, failed {len(self.failed)}"
+            f"; {held} file{'' if held == 1 else 's'} in the store"
         )
 
 
@@ -115,7 +119,7 @@ class FolderIndexer:
     >>> store = Store("docs", location=":memory:")
     >>> indexer = FolderIndexer(store, text_embedder("sentence-transformers/all-MiniLM-L6-v2"))
     >>> indexer.index("examples/").line()  # doctest: +SKIP
-    'indexed 9, unchanged 0, removed 0, skipped 0, failed 0'
+    'indexed 9, unchanged 0, removed 0, skipped 0, failed 0; 9 files in the store'
     """
 
     def __init__(

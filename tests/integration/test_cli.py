@@ -74,7 +74,7 @@ def test_incremental_runs(tmp_path, corpus, capsys) -> None:
     (corpus / "cats.txt").write_text("Dogs bark at the postman every single morning.")
     (corpus / "solar.txt").unlink()
     _, out, _ = run(capsys, "index", str(corpus), "--store", store, "--quiet")
-    assert "indexed 1, unchanged 3, removed 1" in out
+    assert "indexed 1, unchanged 3, removed 1" in out and "; 4 files in the store" in out
     _code, out, _ = run(capsys, "search", "postman", "--store", store, "--json", "-k", "1")
     hit = json.loads(out)[0]
     assert hit["source"].endswith("cats.txt") and "postman" in hit["content"]
