@@ -23,6 +23,7 @@ from typing import Any
 from qdrant_client import models
 
 from msearch._deps import require
+from msearch.backends.base import SparseVector
 from msearch.errors import InvalidInputError, StoreError
 from msearch.store import schema as s
 from msearch.store.edge_filters import to_edge
@@ -33,6 +34,7 @@ from msearch.store.edge_folder import (
     EdgeFolder,
     acquire,
     call,
+    check_space,
     read_json,
     release,
 )
@@ -130,6 +132,9 @@ class EdgeEngine:
 
     # -- points ----------------------------------------------------------------------
     def upsert(self, name: str, points: Sequence[Point]) -> None:
+        folder = self._open()
+        if not folder.temporary:
+            check_space(folder.root, sum(_size(point) for point in points))
         qe = self.qe
         edge_points = [
             qe.Point(
@@ -317,3 +322,12 @@ def _vectors(vectors: Any) -> dict[str, Any] | None:
         else models.SparseVector(indices=list(value.indices), values=list(value.values))
         for name, value in vectors.items()
     }
+
+
+def _size(point: Point) -> int:
+    """About how many bytes ``point`` takes on disk: its vectors and its payload."""
+    vectors = sum(
+        4 * (len(v.indices) * 2 if isinstance(v, SparseVector) else len(v))
+        for v in point.vectors.values()
+    )
+    return vectors + len(repr(point.payload))

@@ -25,6 +25,29 @@ from msearch.store.folders import EDGE, check_folder, write_marker
 COLLECTIONS = "collections"
 RECORD = "msearch.json"
 SHARD = "shard"
+#: Free disk space Qdrant Edge needs to open a store: it maps its files into memory and writes
+#: on opening; on a full disk that kills the process with SIGBUS instead of raising (seen at
+#: under 30 MB free). A write keeps twice this free, so the store still opens after it.
+MIN_FREE_BYTES = 32 * 1024 * 1024
+
+
+def check_space(folder: Path, writing: int | None = None) -> None:
+    """Refuse, with a StoreError, to open (``writing`` None) or write a store whose disk has
+    too little room. A write of ``writing`` bytes asks for three times that (the write-ahead
+    log, the segment, room to merge) beside twice ``MIN_FREE_BYTES``.
+    """
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    needed = MIN_FREE_BYTES if writing is None else 2 * MIN_FREE_BYTES + 3 * writing
+    if free < needed:
+        raise StoreError(
+            f"only {free // 2**20} MiB are free on the disk that holds {folder}; Qdrant Edge "
+            f"needs {needed // 2**20} MiB there to {'open' if writing is None else 'write'} it "
+            "safely (on a full disk it would crash the process): free some space and run "
+            "again. This step wrote nothing; points written before it are kept."
+        )
 
 
 class EdgeFolder:
@@ -110,6 +133,7 @@ def acquire(qe: ModuleType, folder: str | os.PathLike[str] | None) -> EdgeFolder
     with _registry_lock:
         shared = _registry.get(root)
         if shared is None:
+            check_space(root)
             check_folder(root, EDGE)
             write_marker(root, _version())
             shared = _registry[root] = EdgeFolder(qe, root, temporary=False)

@@ -324,3 +324,33 @@ def test_a_rust_panic_in_qdrant_edge_is_a_typed_error() -> None:
         call(panics, where=Path("/data/store"))
     with pytest.raises(KeyboardInterrupt):
         call(lambda: (_ for _ in ()).throw(KeyboardInterrupt()))
+
+
+def test_a_nearly_full_disk_is_a_typed_error_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil as real_shutil
+
+    from msearch.errors import StoreError
+    from msearch.store import edge_folder
+
+    folder = tmp_path / "edge"
+    with Store("h", Schema({"text": VectorSpec(DIM, model="toy")}), path=str(folder)) as store:
+        store.upsert([_record(pid) for pid in BASE])
+    usage = real_shutil.disk_usage(tmp_path)
+    free = {"bytes": usage.free}
+
+    def disk_usage(path: object) -> object:
+        return usage._replace(free=free["bytes"])
+
+    monkeypatch.setattr(edge_folder.shutil, "disk_usage", disk_usage)
+    free["bytes"] = edge_folder.MIN_FREE_BYTES + 1024  # enough to open, not to write
+    with Store("h", path=str(folder)) as store:
+        assert store.count() == len(BASE)  # reading works
+        with pytest.raises(StoreError, match=r"MiB are free .* to write it") as caught:
+            store.upsert([_record("new")])
+        assert str(folder) in str(caught.value)
+        assert store.count() == len(BASE)
+    free["bytes"] = edge_folder.MIN_FREE_BYTES - 1
+    with pytest.raises(StoreError, match="to open it"):
+        Store("h", path=str(folder))
