@@ -147,11 +147,11 @@ class EdgeEngine:
         self._update(name, qe.UpdateOperation.upsert_points(edge_points))
 
     def delete_points(self, name: str, point_ids: Sequence[str]) -> None:
-        self._update(name, self.qe.UpdateOperation.delete_points(list(point_ids)))
+        self._update(name, self.qe.UpdateOperation.delete_points(list(point_ids)), deletes=True)
 
     def delete_where(self, name: str, filter: models.Filter) -> None:
         operation = self.qe.UpdateOperation.delete_points_by_filter(to_edge(self.qe, filter))
-        self._update(name, operation)
+        self._update(name, operation, deletes=True)
 
     def retrieve(
         self, name: str, point_ids: Sequence[str], with_vectors: bool
@@ -261,8 +261,15 @@ class EdgeEngine:
     def _shard(self, name: str) -> Any:
         return self._open().shard(name)
 
-    def _update(self, name: str, operation: Any) -> None:
-        call(self._shard(name).update, operation)
+    def _update(self, name: str, operation: Any, deletes: bool = False) -> None:
+        """Apply ``operation`` and record the collection's new count. A delete first records
+        the count as unknown, so that one interrupted half-way is not taken for damage."""
+        folder, shard = self._open(), self._shard(name)
+        if deletes:
+            folder.record_count(name, None)
+        call(shard.update, operation)
+        if not folder.temporary:
+            folder.record_count(name, self.count(name, None))
 
     def _params(self) -> Any:
         if self.options.hnsw_ef is None and not self.options.exact:

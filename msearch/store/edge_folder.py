@@ -25,6 +25,9 @@ from msearch.store.folders import EDGE, check_folder, write_marker
 COLLECTIONS = "collections"
 RECORD = "msearch.json"
 SHARD = "shard"
+#: How many points msearch last saw in a collection (``null`` while a delete runs): a shard
+#: that opens with fewer has lost some to damaged files.
+COUNT_RECORD = "msearch-count.json"
 #: Free disk space Qdrant Edge needs to open a store: it maps its files into memory and writes
 #: on opening; on a full disk that kills the process with SIGBUS instead of raising (seen at
 #: under 30 MB free). A write keeps twice this free, so the store still opens after it.
@@ -75,8 +78,34 @@ class EdgeFolder:
                 if not (path / "edge_config.json").is_file():
                     raise StoreError(f"collection {name!r} does not exist in {self.root}")
                 shard = call(self.qe.EdgeShard.load, str(path), where=path, loading=True)
+                if not self.temporary:
+                    self._check_count(name, shard)
                 self._shards[name] = shard
             return shard
+
+    def record_count(self, name: str, points: int | None) -> None:
+        """Remember how many points the collection holds (``None``: a delete is running)."""
+        if self.temporary:
+            return
+        path = self.directory(name) / COUNT_RECORD
+        temp = path.with_name(COUNT_RECORD + ".tmp")
+        temp.write_text(json.dumps({"points": points}) + "\n", encoding="utf-8")
+        os.replace(temp, path)
+
+    def _check_count(self, name: str, shard: Any) -> None:
+        path = self.directory(name) / COUNT_RECORD
+        if not path.is_file():
+            return  # written by an msearch before 0.2, or never written to
+        recorded = read_json(path)
+        expected = recorded.get("points") if isinstance(recorded, dict) else None
+        if not isinstance(expected, int):
+            return  # a delete was interrupted: the count is unknown, not wrong
+        found = int(call(shard.count, self.qe.CountRequest(exact=True, filter=None)))
+        if found < expected:
+            raise StoreError(
+                f"the collection {name!r} in {self.root} holds {found} points where msearch "
+                f"recorded {expected}: {REBUILD}"
+            )
 
     def create(self, name: str, schema: s.Schema, config: Any) -> None:
         with self._lock:

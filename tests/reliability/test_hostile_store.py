@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -354,3 +355,35 @@ def test_a_nearly_full_disk_is_a_typed_error_not_a_crash(
     free["bytes"] = edge_folder.MIN_FREE_BYTES - 1
     with pytest.raises(StoreError, match="to open it"):
         Store("h", path=str(folder))
+
+
+def test_points_lost_with_a_deleted_segment_are_detected(tmp_path: Path) -> None:
+    from msearch.errors import StoreError
+
+    folder = tmp_path / "edge"
+    with Store("h", Schema({"text": VectorSpec(DIM, model="toy")}), path=str(folder)) as store:
+        store.upsert([_record(f"p{n}") for n in range(1500)])
+        store.optimize()
+        store.flush()  # the points leave the write-ahead log for a segment
+        store.upsert([_record(f"late{n}") for n in range(11)])
+        store.delete(ids=["late0"])
+    segments = list((folder / "collections" / "h" / "shard" / "segments").iterdir())
+    biggest = max(segments, key=lambda d: sum(f.stat().st_size for f in d.rglob("*")))
+    shutil.rmtree(biggest)
+    with pytest.raises(StoreError, match=r"holds \d+ points where msearch recorded 1510"):
+        Store("h", path=str(folder)).count()
+
+
+def test_an_interrupted_delete_is_not_taken_for_damage(tmp_path: Path) -> None:
+    from msearch.store.edge_folder import COUNT_RECORD
+
+    folder = tmp_path / "edge"
+    with Store("h", Schema({"text": VectorSpec(DIM, model="toy")}), path=str(folder)) as store:
+        store.upsert([_record(pid) for pid in BASE])
+    record = folder / "collections" / "h" / COUNT_RECORD
+    assert json.loads(record.read_text()) == {"points": len(BASE)}
+    record.write_text('{"points": null}')  # what a delete killed half-way leaves
+    with Store("h", path=str(folder)) as store:
+        assert store.count() == len(BASE)
+        store.delete(ids=[BASE[0]])
+    assert json.loads(record.read_text()) == {"points": len(BASE) - 1}
