@@ -472,15 +472,20 @@ def _info(args: argparse.Namespace, config: Config) -> int:
         if schema is None:
             print(f"collection {config.collection!r}: not created yet")
             return 0
-        print(f"collection {config.collection!r}: {store.count()} points")
+        points = store.count()
+        print(f"collection {config.collection!r}: {points} points")
+        recorded = store.recorded_count()
+        if recorded is not None:
+            verdict = "as recorded" if recorded == points else f"msearch recorded {recorded}"
+            print(f"  check: {points} points found, {verdict}")
         from msearch.store.filters import own
 
         for name, spec in sorted(schema.vectors.items()):
             held = store.count(own(modality=name)) if name in (TEXT, IMAGE, AUDIO) else None
-            points = "" if held is None else f", {held} points"
+            count = "" if held is None else f", {held} points"
             absent = "" if not spec.model or is_local(spec.model) else " (not on this machine)"
             described = f"{spec.size} dims, {spec.distance}, model {spec.model}"
-            print(f"  {name}: {described}{absent}{points}")
+            print(f"  {name}: {described}{absent}{count}")
         for name, sparse in sorted(schema.sparse.items()):
             weights = ", IDF from Qdrant" if sparse.idf else ""
             print(f"  {name}: sparse, model {sparse.model}{weights}")

@@ -130,6 +130,10 @@ class EdgeEngine:
     def delete_collection(self, name: str) -> None:
         self._open().drop(name)
 
+    def recorded_count(self, name: str) -> int | None:
+        self._shard(name)  # opening the shard compares the record with the points found
+        return self._open().recorded_count(name)
+
     # -- points ----------------------------------------------------------------------
     def upsert(self, name: str, points: Sequence[Point]) -> None:
         folder = self._open()

@@ -92,14 +92,20 @@ class EdgeFolder:
         temp.write_text(json.dumps({"points": points}) + "\n", encoding="utf-8")
         os.replace(temp, path)
 
-    def _check_count(self, name: str, shard: Any) -> None:
+    def recorded_count(self, name: str) -> int | None:
+        """The count msearch recorded; None when it has none (an interrupted delete, or a
+        collection written before msearch kept one)."""
         path = self.directory(name) / COUNT_RECORD
-        if not path.is_file():
-            return  # written by an msearch before 0.2, or never written to
+        if self.temporary or not path.is_file():
+            return None
         recorded = read_json(path)
-        expected = recorded.get("points") if isinstance(recorded, dict) else None
-        if not isinstance(expected, int):
-            return  # a delete was interrupted: the count is unknown, not wrong
+        points = recorded.get("points") if isinstance(recorded, dict) else None
+        return points if isinstance(points, int) else None
+
+    def _check_count(self, name: str, shard: Any) -> None:
+        expected = self.recorded_count(name)
+        if expected is None:
+            return
         found = int(call(shard.count, self.qe.CountRequest(exact=True, filter=None)))
         if found < expected:
             raise StoreError(

@@ -97,6 +97,10 @@ class Engine(Protocol):
 
     def delete_collection(self, name: str) -> None: ...
 
+    def recorded_count(self, name: str) -> int | None:
+        """The point count msearch recorded at its last write (None: it keeps no record)."""
+        ...
+
     def upsert(self, name: str, points: Sequence[Point]) -> None: ...
 
     def delete_points(self, name: str, point_ids: Sequence[str]) -> None: ...
@@ -166,6 +170,9 @@ class ClientEngine:
                 raise StoreError(f"the Qdrant server failed during {what}: {detail}") from err
         with self._lock:
             return fn(*args, **kwargs)
+
+    def recorded_count(self, name: str) -> int | None:
+        return None  # Qdrant keeps its own counts; msearch records none here
 
     def collection_exists(self, name: str) -> bool:
         return self._call(self.client.collection_exists, name)

@@ -104,6 +104,11 @@ class StoreReader:
             return 0
         return self.engine.count(self.collection, to_qdrant(filter))
 
+    def recorded_count(self) -> int | None:
+        """The point count msearch recorded at its last write, which opening the collection
+        checked against the points found (Qdrant Edge); None where no record is kept."""
+        return self.engine.recorded_count(self.collection) if self._exists() else None
+
     def scan(self, filter: Filter | None = None, batch_size: int = 256) -> Iterator[Hit]:
         """Every point (matching ``filter``), without vectors, in storage order."""
         if not self._exists():

@@ -202,6 +202,7 @@ def test_models_and_info(tmp_path, corpus, capsys) -> None:
     # the image vector exists for images added later; its model is not here and it is empty
     assert "not on this machine" in lines["image"] and lines["image"].endswith(", 0 points")
     assert "model bm25, IDF from Qdrant" in lines["text_sparse"]
+    assert lines["check"].endswith("5 points found, as recorded")
 
 
 def test_export_refuses_a_folder_it_would_spoil(tmp_path, corpus, capsys) -> None:
