@@ -77,7 +77,9 @@ def qdrant_vectorstore(
                 )
             },
             sparse_vectors_config=(
-                {sparse_name: models.SparseVectorParams()} if sparse is not None else None
+                {sparse_name: models.SparseVectorParams(modifier=_modifier(sparse))}
+                if sparse is not None
+                else None
             ),
             shard_number=shard_number,
             replication_factor=replication_factor,
@@ -101,6 +103,12 @@ def _dimension(embedding: Embeddings) -> int:
         if isinstance(dim, int) and dim > 0:
             return dim
     return len(embedding.embed_query("dimension probe"))
+
+
+def _modifier(sparse: SparseEmbeddings) -> models.Modifier | None:
+    """Qdrant's IDF modifier for a sparse model whose weights need it (msearch's BM25)."""
+    needs_idf = getattr(getattr(sparse, "embedder", None), "idf", False)
+    return models.Modifier.IDF if needs_idf else None
 
 
 def _stock_sparse(model: Any) -> SparseEmbeddings:

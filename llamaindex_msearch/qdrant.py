@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from llama_index.vector_stores.qdrant import QdrantVectorStore
-from qdrant_client import AsyncQdrantClient, QdrantClient
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from msearch.backends.base import SparseEmbedder
 from msearch.store.client import Connection, own_client
@@ -75,6 +75,10 @@ def qdrant_vector_store(
             "sparse_doc_fn": _sparse_fn(embedder, query=False),
             "sparse_query_fn": _sparse_fn(embedder, query=True),
         }
+        if getattr(embedder, "idf", False):  # msearch's BM25: Qdrant supplies the IDF
+            hybrid["sparse_config"] = models.SparseVectorParams(
+                index=models.SparseIndexParams(), modifier=models.Modifier.IDF
+            )
     if url is not None and "aclient" not in store_options:
         # a server serves both clients; LlamaIndex's async methods need their own
         store_options["aclient"] = AsyncQdrantClient(

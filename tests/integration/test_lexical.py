@@ -135,3 +135,39 @@ def test_the_frameworks_take_bm25_as_their_sparse_model(minilm: str) -> None:
     assert np.isclose(
         sum(llama.get_text_embedding("cats").values()), 2.2 / (1 + 1.2 * (0.25 + 0.75 / 150))
     )
+
+
+def test_the_stock_store_factories_give_bm25_its_idf(minilm: str) -> None:
+    from langchain_msearch import MSearchEmbeddings, MSearchSparseEmbeddings
+    from langchain_msearch.qdrant import qdrant_vectorstore
+    from llamaindex_msearch import MSearchEmbedding, MSearchSparseEmbedding
+    from llamaindex_msearch.qdrant import qdrant_vector_store
+
+    texts = ["error QX-7731 means a stale cache"] + [f"cats sleep, note {n}" for n in range(8)]
+    chain = qdrant_vectorstore(
+        MSearchEmbeddings(model=minilm),
+        location=":memory:",
+        sparse_embedding=MSearchSparseEmbeddings(model=BM25),
+    )
+    chain.add_texts(texts)
+    params = chain.client.get_collection("langchain").config.params.sparse_vectors
+    assert params["langchain-sparse"].modifier == "idf"
+    assert any(doc.page_content == texts[0] for doc in chain.similarity_search("QX-7731", k=2))
+
+    from llama_index.core import StorageContext, VectorStoreIndex
+    from llama_index.core.schema import TextNode
+
+    llama = qdrant_vector_store(
+        "li", location=":memory:", sparse_embedding=MSearchSparseEmbedding(BM25)
+    )
+    VectorStoreIndex(
+        [TextNode(text=text) for text in texts],
+        storage_context=StorageContext.from_defaults(vector_store=llama),
+        embed_model=MSearchEmbedding(model=minilm),
+    )
+    sparse = llama.client.get_collection("li").config.params.sparse_vectors
+    assert sparse and all(spec.modifier == "idf" for spec in sparse.values())
+    # a dense-only or learned sparse model keeps the stock default (no IDF)
+    plain = qdrant_vectorstore(MSearchEmbeddings(model=minilm), "plain", location=":memory:")
+    plain.add_texts(texts[:1])
+    assert plain.client.get_collection("plain").config.params.sparse_vectors is None
