@@ -23,6 +23,7 @@ _IMPLEMENTATIONS: dict[str, dict[str, str]] = {
         "flag": "msearch.backends.flag:FlagEmbedder",
         "transformers": "msearch.backends.bge:BGEEmbedder",
         "qwen3": "msearch.backends.qwen3:Qwen3TextEmbedder",
+        "onnx": "msearch.backends.onnx_runtime:OnnxTextEmbedder",
     },
     "sparse": {
         "transformers": "msearch.backends.bge:BGEEmbedder",
@@ -36,6 +37,7 @@ _IMPLEMENTATIONS: dict[str, dict[str, str]] = {
         "infinity-server": "msearch.backends.infinity_remote:InfinityServerReranker",
         "flag": "msearch.backends.flag_reranker:FlagReranker",
         "qwen3": "msearch.backends.qwen3_reranker:Qwen3Reranker",
+        "onnx": "msearch.backends.onnx_runtime:OnnxCrossEncoderReranker",
     },
     "image": {
         "transformers": "msearch.backends.transformers:TransformersImageEmbedder",

@@ -2,13 +2,10 @@
 
 The export runs offline from the model's local folder (or its copy in the Hugging Face cache):
 optimum exports the transformer to ONNX, ONNX Runtime quantizes its weights to int8 per
-channel with dynamic (per-batch) activation scales, and the result is kept in a cache folder
-keyed by the source files, so the minute-long export happens once per model and CPU kind.
-
-Cache folder: ``MSEARCH_ONNX_CACHE`` if set, else ``$XDG_CACHE_HOME/msearch/onnx``, else
-``~/.cache/msearch/onnx``; backends also take ``onnx_cache_dir=``. Each entry is a copy of the
-model folder without its torch weights plus ``onnx/model_qint8.onnx``, which sentence-transformers
-loads with ``backend="onnx"``.
+channel with dynamic (per-batch) activation scales, and the result is kept in the export cache
+(``msearch.backends.export_cache``), so the minute-long export happens once per model and CPU
+kind. Each entry is a copy of the model folder without its torch weights plus
+``onnx/model_qint8.onnx``, which sentence-transformers loads with ``backend="onnx"``.
 
 >>> from msearch.embeddings import text_embedder
 >>> embedder = text_embedder("./all-MiniLM-L6-v2", precision="int8-onnx")  # doctest: +SKIP
@@ -18,15 +15,14 @@ loads with ``backend="onnx"``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from msearch._deps import require
 from msearch.backends._loading import model_not_found
+from msearch.backends.export_cache import build_entry, entry_path, local_model_folder
 from msearch.errors import BackendError, ModelNotFoundError
 from msearch.precision import CpuFeatures, detect_cpu
 
@@ -42,31 +38,6 @@ _TASKS = {
     "feature-extraction": "ORTModelForFeatureExtraction",
     "text-classification": "ORTModelForSequenceClassification",
 }
-
-
-def onnx_cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Where quantized exports live (see the module docs for the order of choices)."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    if os.environ.get("MSEARCH_ONNX_CACHE"):
-        return Path(os.environ["MSEARCH_ONNX_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "msearch" / "onnx"
-
-
-def local_model_folder(name_or_path: str) -> Path:
-    """The model's files on disk: the folder itself, or its snapshot in the HF cache.
-
-    The export never downloads: a model that is neither a folder nor cached fails here.
-    """
-    path = Path(name_or_path).expanduser()
-    if path.is_dir():
-        return path
-    hub = require("huggingface_hub", "onnx")
-    try:
-        return Path(hub.snapshot_download(repo_id=name_or_path, local_files_only=True))
-    except Exception as err:  # hub errors come in many types; all mean "not available offline"
-        raise model_not_found(name_or_path, err) from err
 
 
 def quantization_isa(features: CpuFeatures) -> str:
@@ -92,24 +63,8 @@ def quantized_model(
         raise ValueError(f"task must be one of {sorted(_TASKS)}, got {task!r}")
     source = local_model_folder(name_or_path)
     isa = quantization_isa(features or detect_cpu())
-    root = onnx_cache_root(cache_dir)
-    entry = root / f"{_safe_name(source)}-{task}-{isa}-{_fingerprint(source)}"
-    if (entry / QUANTIZED_FILE).is_file():
-        return entry
-    root.mkdir(parents=True, exist_ok=True)
-    # Build beside the final place and rename it in: a crash or a concurrent export never leaves
-    # a half-written entry that a later load would trust.
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
-    try:
-        _export(source, staging, task, isa)
-        try:
-            staging.rename(entry)
-        except OSError:
-            if not (entry / QUANTIZED_FILE).is_file():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return entry
+    entry = entry_path(source, f"{task}-{isa}", cache_dir)
+    return build_entry(entry, QUANTIZED_FILE, lambda staging: _export(source, staging, task, isa))
 
 
 def _export(source: Path, target: Path, task: str, isa: str) -> None:
@@ -170,23 +125,3 @@ class _CrossEncoderOrtModel:
 
     def __call__(self, return_dict: bool = True, **features: Any) -> Any:
         return self._model(**features)
-
-
-def _safe_name(source: Path) -> str:
-    if source.parent.name == "snapshots":  # Hugging Face cache: models--org--name/snapshots/<sha>
-        name = source.parent.parent.name
-    elif source.name == "model":  # a model shipped inside a Python package
-        name = source.parent.name
-    else:
-        name = source.name
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
-
-
-def _fingerprint(source: Path) -> str:
-    """A key that changes when any file of the model folder changes (name, size, time)."""
-    digest = hashlib.sha256(str(source.resolve()).encode())
-    for item in sorted(source.rglob("*")):
-        if item.is_file():
-            stat = item.stat()
-            digest.update(f"{item.relative_to(source)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()[:12]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from msearch.backends.onnx_int8 import onnx_cache_root, quantization_isa
+from msearch.backends.export_cache import onnx_cache_root
+from msearch.backends.onnx_int8 import quantization_isa
 from msearch.errors import InvalidInputError
 from msearch.precision import (
     PRECISIONS,

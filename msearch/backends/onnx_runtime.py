@@ -1,0 +1,467 @@
+"""The ``"onnx"`` backend: text embedders and cross-encoders exported once, run without torch.
+
+The first use of a model exports it from its local folder (``msearch.backends.onnx_export``,
+which needs torch and sentence-transformers once) into the export cache
+(``msearch.backends.export_cache``). Every later process loads the cached entry with only
+OpenVINO (or ONNX Runtime) and ``tokenizers``: torch, transformers and sentence-transformers are
+not imported on this path.
+
+What the torch path does is kept: the exported graph is the model's own torch code, pooling and
+Dense layers included, traced; the tokenizer is the model's own, saved at export with its
+truncation limit; prompts, normalization and Matryoshka truncation are ``TextEmbedderBase``'s,
+shared with every backend.
+
+``precision``:
+
+- ``"auto"`` (default): bf16 on OpenVINO where the CPU runs bf16 natively (AVX512-BF16 or AMX)
+  and the export's fidelity check passed for bf16, else float32.
+- ``"float32"``: exact (the fidelity check holds it to the torch model).
+- ``"bfloat16"``: OpenVINO's bf16 inference; on ONNX Runtime it is refused.
+- ``"int8-onnx"``: weights quantized to int8 (dynamic, per channel) by ONNX Runtime, which runs
+  it. Lossy: about 0.97 cosine to float32 on MiniLM (docs/benchmarks.md).
+
+The fidelity check: at export, the torch model's float32 outputs on a fixed set of mixed-length
+texts (``fidelity_texts``) are stored beside the graph; the first time a runtime and precision
+run that entry, they are compared (cosine for embedders, logits for cross-encoders) and the
+result is recorded in the entry's ``msearch-export.json``. A precision below the bar
+(``MIN_COSINE``, ``MAX_LOGIT_ERROR``) is never chosen by ``"auto"``, and float32 below it is an
+error that says to use the torch backend.
+
+>>> from msearch.embeddings import text_embedder
+>>> embedder = text_embedder("sentence-transformers/all-MiniLM-L6-v2", "onnx")  # doctest: +SKIP
+>>> embedder.embed_query("hello").shape  # doctest: +SKIP
+(384,)
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib.util
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from msearch._deps import require
+from msearch.backends._loading import locate_model
+from msearch.backends.base import BlockingModel, RerankerBase, TextEmbedderBase
+from msearch.backends.export_cache import build_entry, entry_path, local_model_folder
+from msearch.batching import sorted_batches, with_progress
+from msearch.errors import BackendError, InvalidInputError, MissingDependencyError
+from msearch.models import ModelSpec
+from msearch.precision import PrecisionPlan, check_precision, detect_cpu
+
+#: Export kinds, as named in cache entries and manifests.
+EMBEDDER = "embedder"
+CROSS_ENCODER = "cross-encoder"
+
+RUNTIMES = ("openvino", "onnxruntime")
+MANIFEST = "msearch-export.json"
+GRAPH = "model.onnx"
+INT8_GRAPH = "model_qint8.onnx"
+REFERENCE = "reference.npy"
+#: Bumped when an entry's layout changes, so old entries are exported again.
+FORMAT = 1
+
+#: The fidelity bars: an embedder's least cosine to torch float32 over the check texts, and a
+#: cross-encoder's largest logit difference.
+MIN_COSINE = 0.9999
+MAX_LOGIT_ERROR = 1e-3
+
+_PRECISIONS = ("auto", "float32", "bfloat16", "int8-onnx")
+_OPENVINO_HINTS = {"float32": "f32", "bfloat16": "bf16"}
+
+_CHECK_TEXT = (
+    "the a of to in is on for with cat dog vector search database query river city music book "
+    "python code fast slow red blue apple tree sea fish bird mountain engine model index store "
+    "embedding passage language quantum history market energy protein galaxy theorem Paris "
+    "Zürich naïve café 東京 données 42 3.14 e-mail user@example.com (brackets) don't"
+)
+_CHECK_WORDS = _CHECK_TEXT.split(" ")
+
+
+def fidelity_texts(count: int = 48) -> list[str]:
+    """The fixed texts that exports are checked on: 1 to 400 words, some past most limits."""
+    rng = np.random.default_rng(20261203)
+    lengths = np.clip(rng.lognormal(3.0, 1.1, count).astype(int), 1, 400)
+    lengths[:2] = (1, 400)  # the shortest and a long one are always there
+    return [" ".join(rng.choice(_CHECK_WORDS, n)) for n in lengths]
+
+
+def fidelity_pairs(count: int = 32) -> list[tuple[str, str]]:
+    """Query-passage pairs for checking cross-encoder exports."""
+    texts = fidelity_texts(count + 8)
+    return [(texts[i % 8 + count][:80], texts[i]) for i in range(count)]
+
+
+def available_runtime(runtime: str = "auto") -> str:
+    """``runtime`` if installed; for ``"auto"``, OpenVINO if installed, else ONNX Runtime."""
+    if runtime not in ("auto", *RUNTIMES):
+        raise InvalidInputError(
+            f"runtime must be 'auto', {' or '.join(repr(r) for r in RUNTIMES)}; got {runtime!r}"
+        )
+    for name in RUNTIMES if runtime == "auto" else (runtime,):
+        if importlib.util.find_spec(name) is not None:
+            return name
+    wanted = "openvino or onnxruntime" if runtime == "auto" else runtime
+    raise MissingDependencyError(f'the onnx backend needs {wanted}: pip install "msearch[fast]"')
+
+
+def exported_entry(
+    name: str,
+    kind: str,
+    *,
+    spec: ModelSpec,
+    cache_dir: str | os.PathLike[str] | None = None,
+    trust_remote_code: bool = False,
+) -> Path:
+    """The cache entry of ``name`` exported as ``kind``, exporting it (with torch) if missing."""
+    source = local_model_folder(locate_model(name))
+    options = f"{spec.pooling.value if spec.pooling else ''}{spec.max_tokens or ''}"
+    entry = entry_path(source, f"{kind}{FORMAT}{options}", cache_dir)
+    if (entry / MANIFEST).is_file():
+        return entry
+
+    def export(staging: Path) -> None:
+        from msearch.backends import onnx_export
+
+        onnx_export.export(source, staging, kind, spec, trust_remote_code=trust_remote_code)
+
+    return build_entry(entry, MANIFEST, export)
+
+
+def read_manifest(entry: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((entry / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise BackendError(f"{entry / MANIFEST} is unreadable ({err}); delete {entry}") from err
+    return data  # type: ignore[no-any-return]
+
+
+def _record_fidelity(entry: Path, key: str, value: float) -> None:
+    """Add one fidelity figure to the entry's manifest (a whole-file replace, never partial)."""
+    manifest = read_manifest(entry)
+    manifest.setdefault("fidelity", {})[key] = value
+    handle, temporary = tempfile.mkstemp(dir=entry, prefix=".manifest-")
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        json.dump(manifest, file, indent=2)
+    os.replace(temporary, entry / MANIFEST)
+
+
+@dataclass
+class Graph:
+    """One compiled graph: feeds of int64 arrays by input name in, the first output out."""
+
+    runtime: str
+    precision: str
+    inputs: tuple[str, ...]
+    _call: Any
+
+    def __call__(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(self._call(feeds), dtype=np.float32)
+
+
+def compile_graph(entry: Path, runtime: str, precision: str, inputs: list[str]) -> Graph:
+    """Load the entry's graph for ``precision`` on ``runtime``."""
+    if precision == "int8-onnx":
+        path = _int8_graph(entry)
+        runtime = "onnxruntime"
+    else:
+        path = entry / GRAPH
+    try:
+        if runtime == "openvino":
+            ov = require("openvino", "fast")
+            compiled = ov.Core().compile_model(
+                str(path),
+                "CPU",
+                {"INFERENCE_PRECISION_HINT": _OPENVINO_HINTS[precision]},
+            )
+            output = compiled.output(0)
+            return Graph(runtime, precision, tuple(inputs), lambda feeds: compiled(feeds)[output])
+        ort = require("onnxruntime", "fast")
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return Graph(runtime, precision, tuple(inputs), lambda feeds: session.run(None, feeds)[0])
+    except (MissingDependencyError, InvalidInputError):
+        raise
+    except Exception as err:  # runtime load failures come in library-specific types
+        raise BackendError(f"{runtime} could not load {path}: {err}") from err
+
+
+def _int8_graph(entry: Path) -> Path:
+    """The entry's int8 graph, quantized from the float32 one on first use (no torch)."""
+    target = entry / INT8_GRAPH
+    if target.is_file():
+        return target
+    quantization = require("onnxruntime.quantization", "fast")
+    handle, temporary = tempfile.mkstemp(dir=entry, prefix=".int8-", suffix=".onnx")
+    os.close(handle)
+    try:
+        logging.disable(logging.WARNING)  # its advice to pre-process goes to the root logger
+        quantization.quantize_dynamic(
+            str(entry / GRAPH),
+            temporary,
+            per_channel=True,
+            weight_type=quantization.QuantType.QInt8,
+        )
+        os.replace(temporary, target)
+    except Exception as err:  # quantization fails in library-specific types
+        raise BackendError(f"quantizing {entry / GRAPH} to int8 failed: {err}") from err
+    finally:
+        logging.disable(logging.NOTSET)
+        Path(temporary).unlink(missing_ok=True)
+    return target
+
+
+#: The graph input each ``tokenizers.Encoding`` field feeds.
+_FIELDS = {"input_ids": "ids", "attention_mask": "attention_mask", "token_type_ids": "type_ids"}
+
+
+class Tokenizer:
+    """The model's own tokenizer (``tokenizer.json`` saved at export), padded and truncated as
+    the torch path does: to the longest text of a batch, and to the model's limit."""
+
+    def __init__(self, entry: Path, manifest: dict[str, Any]) -> None:
+        tokenizers = require("tokenizers", "fast")
+        self._tokenizer = tokenizers.Tokenizer.from_file(str(entry / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+        if manifest.get("max_length"):
+            self._tokenizer.enable_truncation(int(manifest["max_length"]), strategy="longest_first")
+        self._tokenizer.enable_padding(
+            direction=manifest.get("padding_side", "right"),
+            pad_id=int(manifest["pad_id"]),
+            pad_token=str(manifest["pad_token"]),
+        )
+        self._lowercase = bool(manifest.get("lowercase"))
+        self._inputs = list(manifest["inputs"])
+
+    def __call__(self, texts: list[str] | list[tuple[str, str]]) -> dict[str, np.ndarray]:
+        items: list[Any] = texts
+        if self._lowercase:
+            items = [
+                tuple(part.lower() for part in item) if isinstance(item, tuple) else item.lower()
+                for item in texts
+            ]
+        encodings = self._tokenizer.encode_batch(items)
+        fields = {
+            "input_ids": "ids",
+            "attention_mask": "attention_mask",
+            "token_type_ids": "type_ids",
+        }
+        return {
+            name: np.array([getattr(e, fields[name]) for e in encodings], dtype=np.int64)
+            for name in self._inputs
+        }
+
+
+class _OnnxModel(BlockingModel):
+    """Loading an exported entry: the export, the runtime, the precision and its check.
+
+    Listed before the public base, whose ``__init__`` receives the remaining options.
+    """
+
+    kind: str
+    spec: ModelSpec
+    batch_size: int
+    show_progress: bool | None
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        precision: str = "auto",
+        runtime: str = "auto",
+        device: str | None = None,
+        onnx_cache_dir: str | None = None,
+        trust_remote_code: bool = False,
+        **options: Any,
+    ) -> None:
+        super().__init__(spec, **options)
+        check_precision(precision)
+        if precision not in _PRECISIONS:
+            raise InvalidInputError(
+                f"the onnx backend runs precision {', '.join(_PRECISIONS)}; got {precision!r}"
+            )
+        if device not in (None, "cpu"):
+            raise InvalidInputError(f"the onnx backend runs on the CPU only; got device={device!r}")
+        if runtime not in ("auto", *RUNTIMES):
+            available_runtime(runtime)  # raises, naming the choices
+        if precision == "bfloat16" and runtime == "onnxruntime":
+            raise InvalidInputError(
+                "precision='bfloat16' needs runtime='openvino'; ONNX Runtime runs float32 and int8"
+            )
+        if precision == "int8-onnx" and runtime == "openvino":
+            raise InvalidInputError(
+                "precision='int8-onnx' runs on ONNX Runtime; use runtime='onnxruntime' or 'auto'"
+            )
+        self.precision = precision
+        self.runtime = runtime
+        self.onnx_cache_dir = onnx_cache_dir
+        self.trust_remote_code = trust_remote_code
+        self.plan: PrecisionPlan | None = None
+        self.entry: Path | None = None
+
+    def _load(self) -> Any:
+        runtime = available_runtime(
+            "onnxruntime" if self.precision == "int8-onnx" else self.runtime
+        )
+        entry = exported_entry(
+            self.spec.name,
+            self.kind,
+            spec=self.spec,
+            cache_dir=self.onnx_cache_dir,
+            trust_remote_code=self.trust_remote_code,
+        )
+        manifest = read_manifest(entry)
+        tokenizer = Tokenizer(entry, manifest)
+        precision, reason = self._choose(runtime, manifest)
+        graph = compile_graph(entry, runtime, precision, manifest["inputs"])
+        fidelity = self._fidelity(entry, manifest, graph, tokenizer)
+        if precision == "float32" and not self._holds(fidelity):
+            raise BackendError(
+                f"the {runtime} export of {self.spec.name} does not reproduce the torch model "
+                f"({self._measure} {fidelity:.6f}); use backend='sentence-transformers' for it"
+            )
+        if self.precision == "auto" and precision == "bfloat16" and not self._holds(fidelity):
+            graph = compile_graph(entry, runtime, "float32", manifest["inputs"])
+            self._fidelity(entry, manifest, graph, tokenizer)
+            precision, reason = "float32", f"auto: bf16 {self._measure} {fidelity:.6f} is off"
+        self.entry = entry
+        self.plan = PrecisionPlan(self.precision, precision, "cpu", f"{runtime}, {reason}")
+        return graph, tokenizer, manifest
+
+    def _choose(self, runtime: str, manifest: dict[str, Any]) -> tuple[str, str]:
+        if self.precision != "auto":
+            return self.precision, f"asked for {self.precision}"
+        features = detect_cpu()
+        if runtime != "openvino" or not features.native_bf16:
+            why = "no native bf16 on this CPU" if runtime == "openvino" else "ONNX Runtime"
+            return "float32", f"auto: {why}"
+        recorded = manifest.get("fidelity", {}).get("openvino/bfloat16")
+        if recorded is not None and not self._holds(recorded):
+            return "float32", f"auto: bf16 {self._measure} {recorded:.6f} is off"
+        return "bfloat16", f"auto: CPU has {features.describe()}"
+
+    def _fidelity(
+        self, entry: Path, manifest: dict[str, Any], graph: Graph, tokenizer: Tokenizer
+    ) -> float:
+        """The recorded fidelity of this runtime and precision, measured once if missing."""
+        key = f"{graph.runtime}/{graph.precision}"
+        recorded = manifest.get("fidelity", {}).get(key)
+        if recorded is not None:
+            return float(recorded)
+        reference = np.load(entry / REFERENCE)
+        value = self._compare(self._check_outputs(graph, tokenizer), reference)
+        _record_fidelity(entry, key, value)
+        manifest.setdefault("fidelity", {})[key] = value
+        return value
+
+    #: How fidelity is measured, for messages.
+    _measure = ""
+
+    @abc.abstractmethod
+    def _holds(self, fidelity: float) -> bool:
+        """Whether a fidelity figure meets the bar."""
+
+    @abc.abstractmethod
+    def _check_outputs(self, graph: Graph, tokenizer: Tokenizer) -> np.ndarray:
+        """The graph's outputs on the check inputs (what ``REFERENCE`` holds for torch)."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def _compare(outputs: np.ndarray, reference: np.ndarray) -> float:
+        """The fidelity figure of ``outputs`` against the torch reference."""
+
+
+def _run_batches(
+    graph: Graph,
+    tokenizer: Tokenizer,
+    items: list[Any],
+    batch_size: int,
+    show_progress: bool | None,
+    desc: str,
+    width: int | None = None,
+) -> np.ndarray:
+    """The graph's output for every item, in the items' order, batched by length."""
+    key = (
+        (lambda pair: len(pair[0]) + len(pair[1]))
+        if items and isinstance(items[0], tuple)
+        else None
+    )
+    out: np.ndarray | None = None
+    for positions in with_progress(sorted_batches(items, batch_size, key=key), show_progress, desc):
+        try:
+            array = graph(tokenizer([items[i] for i in positions]))
+        except Exception as err:  # runtime failures come in library-specific types
+            raise BackendError(f"{graph.runtime} failed while {desc}: {err}") from err
+        array = array.reshape(len(positions), -1)
+        if out is None:
+            out = np.empty((len(items), array.shape[1] if width is None else width), np.float32)
+        out[positions] = array
+    if out is None:
+        raise InvalidInputError("nothing to run")
+    return out
+
+
+class OnnxTextEmbedder(_OnnxModel, TextEmbedderBase):
+    """Text embeddings from a sentence-transformers model, exported once and run by OpenVINO or
+    ONNX Runtime (see the module docs for ``precision`` and ``runtime``)."""
+
+    kind = EMBEDDER
+    _measure = "least cosine"
+
+    def _holds(self, fidelity: float) -> bool:
+        return fidelity >= MIN_COSINE
+
+    def _check_outputs(self, graph: Graph, tokenizer: Tokenizer) -> np.ndarray:
+        return _run_batches(graph, tokenizer, fidelity_texts(), 16, False, "checking")
+
+    @staticmethod
+    def _compare(outputs: np.ndarray, reference: np.ndarray) -> float:
+        norms = np.linalg.norm(outputs, axis=1) * np.linalg.norm(reference, axis=1)
+        return float(((outputs * reference).sum(axis=1) / np.maximum(norms, 1e-12)).min())
+
+    def _model_prompts(self) -> tuple[str, str]:
+        query, document = self.loaded[2]["prompts"]
+        return str(query), str(document)
+
+    def _model_dim(self) -> int:
+        return int(self.loaded[2]["dim"])
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        graph, tokenizer, _ = self.loaded
+        return _run_batches(
+            graph, tokenizer, texts, self.batch_size, self.show_progress, "embedding"
+        )
+
+
+class OnnxCrossEncoderReranker(_OnnxModel, RerankerBase):
+    """Reranking with a cross-encoder (one relevance logit per pair), exported once and run by
+    OpenVINO or ONNX Runtime. Pairs are truncated longest part first to the model's limit, as
+    the sentence-transformers backend does."""
+
+    kind = CROSS_ENCODER
+    _measure = "largest logit difference"
+
+    def _holds(self, fidelity: float) -> bool:
+        return fidelity <= MAX_LOGIT_ERROR
+
+    def _check_outputs(self, graph: Graph, tokenizer: Tokenizer) -> np.ndarray:
+        return _run_batches(graph, tokenizer, fidelity_pairs(), 16, False, "checking", 1)
+
+    @staticmethod
+    def _compare(outputs: np.ndarray, reference: np.ndarray) -> float:
+        return float(np.abs(outputs.reshape(-1) - reference.reshape(-1)).max())
+
+    def _score(self, query: str, documents: list[str]) -> np.ndarray:
+        graph, tokenizer, _ = self.loaded
+        pairs = [(query, document) for document in documents]
+        scores = _run_batches(
+            graph, tokenizer, pairs, self.batch_size, self.show_progress, "reranking", 1
+        )
+        return scores.reshape(-1).astype(np.float64)
