@@ -158,13 +158,41 @@ def model_token_counter(model: str, backend: str) -> TokenCounter:
     """
     if backend == "infinity-server":
         return approximate_tokens
+    from pathlib import Path
+
     from msearch.backends._loading import locate_model
     from msearch.errors import MSearchError
 
     try:
+        folder = locate_model(model)
+    except MSearchError:
+        return approximate_tokens
+    fast = Path(folder) / "tokenizer.json"
+    if fast.is_file():  # the same tokenizer, without importing transformers
+        try:
+            return _fast_counter(fast)
+        except ImportError:
+            pass
+        except Exception:  # tokenizers reports an unreadable file as a bare Exception
+            return approximate_tokens
+    try:
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(locate_model(model))
+        tokenizer = AutoTokenizer.from_pretrained(folder)
     except (ImportError, OSError, ValueError, MSearchError):
         return approximate_tokens
     return tokenizer_counter(tokenizer)
+
+
+def _fast_counter(path: object) -> TokenCounter:
+    """Count tokens per word with the ``tokenizers`` file a fast tokenizer is saved as."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+
+    def count(words: list[str]) -> list[int]:
+        return [len(e.ids) for e in tokenizer.encode_batch(words, add_special_tokens=False)]
+
+    return count

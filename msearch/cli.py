@@ -12,7 +12,7 @@ from typing import Any
 
 from msearch.backends._loading import is_local
 from msearch.config import Config, load_config
-from msearch.errors import MissingDependencyError, MSearchError
+from msearch.errors import BackendError, MissingDependencyError, MSearchError
 from msearch.hits import fetch_size, results
 from msearch.store import AUDIO, IMAGE, TEXT, TEXT_SPARSE, Hit, Store, default_path
 
@@ -137,30 +137,96 @@ def _options(config: Config) -> dict[str, Any]:
     return {"device": config.device} if config.device else {}
 
 
+#: Backends that take the ``precision`` setting.
+_PRECISION_BACKENDS = ("sentence-transformers", "onnx")
+#: ``text_backend`` / ``rerank_backend = "auto"``: the torch-free runtime where it serves.
+AUTO = "auto"
+
+
 def _precision(config: Config, backend: str, setting: str) -> dict[str, Any]:
-    """The ``precision`` option for a model on ``backend`` (sentence-transformers has it)."""
-    if backend == "sentence-transformers":
+    """The ``precision`` option for a model on ``backend``; unset, the backend's default
+    (float32 on sentence-transformers, ``"auto"`` on onnx, whose exports are checked)."""
+    if not config.precision:
+        return {}
+    if backend in _PRECISION_BACKENDS:
         return {"precision": config.precision}
     if config.precision != "float32":
         raise _input_error(
-            f"precision = {config.precision!r} applies to sentence-transformers models, but "
-            f'{setting} is {backend!r}; set precision = "float32" or use that backend\'s own '
-            "options (docs/backends.md)"
+            f"precision = {config.precision!r} applies to the sentence-transformers and onnx "
+            f'backends, but {setting} is {backend!r}; leave precision unset or use that '
+            "backend's own options (docs/backends.md)"
         )
     return {}
+
+
+def _auto_backend(model: str, config: Config) -> str:
+    """What ``"auto"`` runs ``model`` on: the onnx runtime where it is installed and the model
+    is one sentence-transformers runs on the CPU, else the model's own backend."""
+    from msearch.backends.onnx_runtime import available_runtime
+    from msearch.models import resolve_spec
+
+    registered = resolve_spec(model).backends
+    if registered and "sentence-transformers" not in registered:
+        return registered[0]
+    if config.device not in ("", "cpu") or config.precision == "float16":
+        return "sentence-transformers"  # a GPU, or a precision the runtime does not run
+    try:
+        available_runtime()
+    except MissingDependencyError:
+        return "sentence-transformers"
+    return "onnx"
+
+
+def _built(config: Config, kind: str, model: str, backend: str, build: Any) -> Any:
+    """``build(backend)``; for ``"auto"``, the onnx runtime loaded, unless it cannot serve this
+    model (no fast tokenizer, an export that fails its check): then sentence-transformers."""
+    setting = f"models.{kind}_backend"
+    if backend != AUTO:
+        return build(backend)
+    chosen = _auto_backend(model, config)
+    built = build(chosen)
+    if chosen != "onnx":
+        return built
+    try:
+        built.loaded  # noqa: B018  # export (once) and check it now, while a fallback is possible
+    except (BackendError, MissingDependencyError, OSError) as err:
+        print(
+            f"msearch: the fast runtime cannot run the {kind} model {model} ({err}); using "
+            f'sentence-transformers (set {setting} = "sentence-transformers" to skip this)',
+            file=sys.stderr,
+        )
+        return build("sentence-transformers")
+    return built
 
 
 def build_text(config: Config, show_progress: bool | None = None) -> Any:
     from msearch.embeddings import text_embedder
 
-    return text_embedder(
-        config.text_model,
-        config.text_backend,
-        batch_size=config.batch_size,
-        show_progress=show_progress,
-        **_options(config),
-        **_precision(config, config.text_backend, "models.text_backend"),
-    )
+    def build(backend: str) -> Any:
+        return text_embedder(
+            config.text_model,
+            backend,
+            batch_size=config.batch_size,
+            show_progress=show_progress,
+            **_options(config),
+            **_precision(config, backend, "models.text_backend"),
+        )
+
+    return _built(config, "text", config.text_model, config.text_backend, build)
+
+
+def build_reranker(config: Config) -> Any:
+    from msearch.rerank import reranker
+
+    def build(backend: str) -> Any:
+        return reranker(
+            config.rerank_model,
+            backend,
+            **_options(config),
+            **_precision(config, backend, "models.rerank_backend"),
+        )
+
+    return _built(config, "rerank", config.rerank_model, config.rerank_backend, build)
 
 
 #: ``[models] sparse = "none"``: no lexical vectors.
@@ -398,15 +464,7 @@ def _reranked(config: Config, query: str, hits: list[Hit]) -> list[Hit]:
         raise _input_error("--rerank needs a reranker: set models.rerank in msearch.toml")
     from dataclasses import replace
 
-    from msearch.rerank import reranker
-
-    model = reranker(
-        config.rerank_model,
-        config.rerank_backend,
-        **_options(config),
-        **_precision(config, config.rerank_backend, "models.rerank_backend"),
-    )
-    scored = model.rerank(query, [hit.content or "" for hit in hits])
+    scored = build_reranker(config).rerank(query, [hit.content or "" for hit in hits])
     return [replace(hits[result.index], score=result.score) for result in scored]
 
 

@@ -10,13 +10,13 @@ An example ``msearch.toml``::
 
     [models]
     text = "sentence-transformers/all-MiniLM-L6-v2"
-    text_backend = "sentence-transformers"
+    text_backend = "auto"  # the onnx runtime where installed, else "sentence-transformers"
     image = "openai/clip-vit-base-patch32"
     audio = "laion/clap-htsat-unfused"
     sparse = ""            # "": BM25 for a new store, else the store's own; "none"; "BAAI/bge-m3"
-    rerank = ""            # e.g. "BAAI/bge-reranker-v2-m3" (the default rerank_backend runs it)
+    rerank = ""            # e.g. "BAAI/bge-reranker-v2-m3" (rerank_backend = "auto" too)
     device = "cpu"
-    precision = "float32"  # "auto": bf16 where the CPU/GPU runs it natively (docs/benchmarks.md)
+    precision = "auto"     # unset: float32 on sentence-transformers, "auto" on onnx
     batch_size = 32
     allow_download = false  # true: fetch models from the hub; default: offline
 
@@ -50,7 +50,7 @@ from msearch.errors import InvalidInputError
 @dataclass(frozen=True)
 class Config:
     text_model: str = "sentence-transformers/all-MiniLM-L6-v2"
-    text_backend: str = "sentence-transformers"
+    text_backend: str = "auto"  # the onnx runtime where installed, else sentence-transformers
     image_model: str = "openai/clip-vit-base-patch32"
     image_backend: str = "transformers"
     audio_model: str = "laion/clap-htsat-unfused"
@@ -58,9 +58,9 @@ class Config:
     sparse_model: str = ""
     sparse_backend: str = ""  # "": the sparse model's own (bm25 -> "bm25", else "transformers")
     rerank_model: str = ""
-    rerank_backend: str = "sentence-transformers"
+    rerank_backend: str = "auto"
     device: str = ""
-    precision: str = "float32"
+    precision: str = ""  # "": each backend's default (docs/cli.md)
     batch_size: int = 32
     store_path: str = ""
     url: str = ""

@@ -63,6 +63,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The onnx backend's exports go to this run's own cache, never the user's."""
+    folder = tmp_path_factory.mktemp("onnx-exports")
+    before = os.environ.get("MSEARCH_ONNX_CACHE")
+    os.environ["MSEARCH_ONNX_CACHE"] = str(folder)
+    yield folder
+    if before is None:
+        del os.environ["MSEARCH_ONNX_CACHE"]
+    else:
+        os.environ["MSEARCH_ONNX_CACHE"] = before
+
+
 @pytest.fixture(scope="session")
 def minilm() -> str:
     """Folder of the real all-MiniLM-L6-v2."""

@@ -43,7 +43,7 @@ engine (``EdgeOptions`` holds Edge's index-building settings).
 from msearch.errors import SchemaMismatchError, StoreError, StoreLockedError
 from msearch.store.client import Connection, default_path
 from msearch.store.edge import EdgeEngine, EdgeOptions
-from msearch.store.engine import ClientEngine, CreateOptions, Engine
+from msearch.store.engine import CreateOptions, Engine
 from msearch.store.records import Hit, Record
 from msearch.store.schema import (
     AUDIO,
@@ -84,3 +84,13 @@ __all__ = [
     "default_path",
     "point_id",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``ClientEngine``, imported on first use: it loads qdrant-client (about a second)."""
+    if name == "ClientEngine":
+        from msearch.store.client_engine import ClientEngine
+
+        return ClientEngine
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+

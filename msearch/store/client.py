@@ -17,12 +17,13 @@ import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from qdrant_client import QdrantClient
+from typing import TYPE_CHECKING, Any
 
 from msearch.errors import InvalidInputError, StoreError, StoreLockedError
 from msearch.store.folders import CLIENT, check_folder
+
+if TYPE_CHECKING:
+    from qdrant_client import QdrantClient
 
 MEMORY = ":memory:"
 
@@ -31,6 +32,8 @@ MEMORY = ":memory:"
 def _client_parameters() -> frozenset[str]:
     """The keyword arguments QdrantClient names (its ``**kwargs`` would swallow any other)."""
     import inspect
+
+    from qdrant_client import QdrantClient
 
     parameters = inspect.signature(QdrantClient.__init__).parameters.values()
     named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -75,7 +78,8 @@ class Connection:
         given = [name for name in ("location", "path", "url") if getattr(self, name) is not None]
         if len(given) > 1:
             raise InvalidInputError(f"give only one of location, path, url; got {given}")
-        unknown = sorted(set(self.client_options or {}) - _client_parameters())
+        options = set(self.client_options or {})
+        unknown = sorted(options - _client_parameters()) if options else []
         if unknown:
             raise InvalidInputError(
                 f"unknown store option(s) {unknown}: neither msearch's Store nor QdrantClient "
@@ -152,6 +156,8 @@ def _open_folder(folder: Path, options: dict[str, Any]) -> QdrantClient:
     # qdrant-client would start an empty store inside a Qdrant Edge folder: refuse.
     check_folder(folder, CLIENT)
     folder.mkdir(parents=True, exist_ok=True)
+    from qdrant_client import QdrantClient
+
     try:
         return QdrantClient(path=str(folder), **options)
     except (ValueError, sqlite3.DatabaseError) as err:  # meta.json or storage.sqlite damaged
@@ -169,6 +175,8 @@ def _open_folder(folder: Path, options: dict[str, Any]) -> QdrantClient:
 
 
 def _new_client(connection: Connection) -> QdrantClient:
+    from qdrant_client import QdrantClient
+
     options = dict(connection.client_options or {})
     if connection.location == MEMORY:
         return QdrantClient(location=MEMORY, **options)

@@ -18,9 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from qdrant_client import models
+from typing import TYPE_CHECKING, Any
 
 from msearch._deps import require
 from msearch.backends.base import SparseVector
@@ -47,6 +45,11 @@ from msearch.store.engine import (
     native_vector,
     stored_point,
 )
+
+if TYPE_CHECKING:
+    from qdrant_client import models
+else:
+    from msearch.store import qdrant_models as models
 
 PAYLOAD_INDEX_TYPES = ("keyword", "integer", "float", "bool", "datetime", "uuid", "text", "geo")
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from types import ModuleType
-from typing import Any
-
-from qdrant_client import models
+from typing import TYPE_CHECKING, Any
 
 from msearch.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from qdrant_client import models
+else:
+    from msearch.store import qdrant_models as models
 
 
 def to_edge(qe: ModuleType, filter: models.Filter | None) -> Any:

@@ -1,28 +1,27 @@
-"""The engine under the store: the few storage operations msearch needs, and qdrant-client's.
+"""The engine under the store: the few storage operations msearch needs.
 
 ``Engine`` is msearch's internal seam: ``Store`` holds all the logic (schema, ids, checks,
-fusion choice, MMR) and an engine only moves points. ``ClientEngine`` runs on qdrant-client
-(embedded or a server); another embedded engine (Qdrant Edge) implements the same protocol.
+fusion choice, MMR) and an engine only moves points. ``ClientEngine`` (client_engine.py) runs
+on qdrant-client (embedded or a server); ``EdgeEngine`` (edge.py) on Qdrant Edge. This module
+imports neither library, so a process that serves a store on Edge never loads qdrant-client.
 Filters arrive as ``qdrant_client.models.Filter``; vectors as ``list[float]`` or msearch's
 ``SparseVector``; point ids are UUID strings.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
-
-from grpc import RpcError
-from qdrant_client import QdrantClient, models
-from qdrant_client.http.exceptions import ApiException
+from typing import TYPE_CHECKING, Any, Protocol
 
 from msearch.backends.base import SparseVector
-from msearch.errors import InvalidInputError, StoreError
-from msearch.store import schema as s
+from msearch.errors import InvalidInputError
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from qdrant_client import models
+
+    from msearch.store import schema as s
+
 QueryVector = list[float] | SparseVector
 
 
@@ -81,8 +80,6 @@ class SearchWidth:
     def default(self) -> bool:
         return self.hnsw_ef is None and not self.exact
 
-    def params(self) -> models.SearchParams | None:
-        return None if self.default else models.SearchParams(hnsw_ef=self.hnsw_ef, exact=self.exact)
 
 
 class Engine(Protocol):
@@ -139,214 +136,6 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-class ClientEngine:
-    """The engine on a ``QdrantClient``: embedded (local mode) or remote.
-
-    qdrant-client's local mode is plain Python with no locking of its own, so calls into an
-    embedded client are serialized; a remote client is left to run calls in parallel.
-    """
-
-    def __init__(
-        self,
-        client: QdrantClient,
-        on_close: Callable[[], None] | None = None,
-        search: SearchWidth | None = None,
-    ) -> None:
-        self.client = client
-        self.embedded = _is_local(client)
-        # qdrant-client's local mode always searches exactly (and warns at search_params)
-        self.search_params = None if search is None or self.embedded else search.params()
-        self._lock: threading.RLock | None = threading.RLock() if self.embedded else None
-        self._on_close = on_close
-
-    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        if self._lock is None:
-            try:
-                return fn(*args, **kwargs)
-            except (ApiException, RpcError) as err:  # unreachable, HTTP/gRPC errors, bad answers
-                what = getattr(fn, "__name__", "a call")
-                details = getattr(err, "details", None)  # a gRPC error's own message
-                detail = details() if callable(details) else err
-                raise StoreError(f"the Qdrant server failed during {what}: {detail}") from err
-        with self._lock:
-            return fn(*args, **kwargs)
-
-    def recorded_count(self, name: str) -> int | None:
-        return None  # Qdrant keeps its own counts; msearch records none here
-
-    def collection_exists(self, name: str) -> bool:
-        return self._call(self.client.collection_exists, name)
-
-    def create_collection(self, name: str, schema: s.Schema, options: CreateOptions) -> None:
-        self._call(
-            self.client.create_collection,
-            collection_name=name,
-            vectors_config={
-                vector: models.VectorParams(size=spec.size, distance=_DISTANCES[spec.distance])
-                for vector, spec in schema.vectors.items()
-            },
-            sparse_vectors_config={
-                vector: models.SparseVectorParams(
-                    modifier=models.Modifier.IDF if spec.idf else None
-                )
-                for vector, spec in schema.sparse.items()
-            },
-            shard_number=options.shard_number,
-            replication_factor=options.replication_factor,
-            write_consistency_factor=options.write_consistency_factor,
-            on_disk_payload=options.on_disk_payload,
-            metadata={s.METADATA_KEY: schema.as_record()},
-            **options.extra,
-        )
-        # Local mode has no payload indexes (it scans); a server needs them for fast filters.
-        if not self.embedded:
-            for key in s.INDEXED_KEYS:
-                self._call(
-                    self.client.create_payload_index,
-                    collection_name=name,
-                    field_name=key,
-                    field_schema=models.PayloadSchemaType.KEYWORD,
-                )
-
-    def _config(self, name: str) -> models.CollectionConfig:
-        return self._call(self.client.get_collection, name).config
-
-    def schema_record(self, name: str) -> dict[str, Any] | None:
-        metadata = self._config(name).metadata or {}
-        record = metadata.get(s.METADATA_KEY)
-        return dict(record) if isinstance(record, dict) else None
-
-    def vector_names(self, name: str) -> list[str]:
-        params = self._config(name).params
-        dense = params.vectors
-        names = list(dense) if isinstance(dense, dict) else ([""] if dense is not None else [])
-        return names + list(params.sparse_vectors or {})
-
-    def delete_collection(self, name: str) -> None:
-        self._call(self.client.delete_collection, name)
-
-    def upsert(self, name: str, points: Sequence[Point]) -> None:
-        structs = [
-            models.PointStruct(
-                id=point.point_id,
-                vector={key: _to_qdrant(vector) for key, vector in point.vectors.items()},
-                payload=point.payload,
-            )
-            for point in points
-        ]
-        self._call(self.client.upsert, collection_name=name, points=structs, wait=True)
-
-    def delete_points(self, name: str, point_ids: Sequence[str]) -> None:
-        selector = models.PointIdsList(points=list(point_ids))
-        self._call(self.client.delete, collection_name=name, points_selector=selector, wait=True)
-
-    def delete_where(self, name: str, filter: models.Filter) -> None:
-        selector = models.FilterSelector(filter=filter)
-        self._call(self.client.delete, collection_name=name, points_selector=selector, wait=True)
-
-    def retrieve(
-        self, name: str, point_ids: Sequence[str], with_vectors: bool
-    ) -> list[StoredPoint]:
-        records = self._call(
-            self.client.retrieve,
-            collection_name=name,
-            ids=list(point_ids),
-            with_payload=True,
-            with_vectors=with_vectors,
-        )
-        return [_stored(record) for record in records]
-
-    def search(
-        self,
-        name: str,
-        using: str,
-        vector: QueryVector,
-        limit: int,
-        filter: models.Filter | None,
-        with_vectors: bool,
-    ) -> list[StoredPoint]:
-        response = self._call(
-            self.client.query_points,
-            collection_name=name,
-            query=_to_qdrant(vector),
-            using=using,
-            query_filter=filter,
-            limit=limit,
-            with_payload=True,
-            with_vectors=with_vectors,
-            search_params=self.search_params,
-        )
-        return [_stored(point) for point in response.points]
-
-    def fuse(
-        self,
-        name: str,
-        prefetch: Sequence[Prefetch],
-        fusion: str,
-        limit: int,
-        filter: models.Filter | None,
-    ) -> list[StoredPoint]:
-        response = self._call(
-            self.client.query_points,
-            collection_name=name,
-            prefetch=[
-                models.Prefetch(
-                    query=_to_qdrant(item.vector),
-                    using=item.using,
-                    limit=item.limit,
-                    filter=filter,
-                    params=self.search_params,
-                )
-                for item in prefetch
-            ],
-            query=models.FusionQuery(fusion=models.Fusion(fusion)),
-            query_filter=filter,
-            limit=limit,
-            with_payload=True,
-        )
-        return [_stored(point) for point in response.points]
-
-    def count(self, name: str, filter: models.Filter | None) -> int:
-        result = self._call(
-            self.client.count, collection_name=name, count_filter=filter, exact=True
-        )
-        return int(result.count)
-
-    def scroll(
-        self, name: str, filter: models.Filter | None, limit: int, offset: str | None
-    ) -> tuple[list[StoredPoint], str | None]:
-        records, next_offset = self._call(
-            self.client.scroll,
-            collection_name=name,
-            scroll_filter=filter,
-            limit=limit,
-            offset=offset,
-            with_payload=True,
-        )
-        return [_stored(record) for record in records], (
-            None if next_offset is None else str(next_offset)
-        )
-
-    def close(self) -> None:
-        if self._on_close is not None:
-            self._on_close()
-            self._on_close = None
-
-
-_DISTANCES = {
-    s.Distance.COSINE: models.Distance.COSINE,
-    s.Distance.DOT: models.Distance.DOT,
-    s.Distance.EUCLID: models.Distance.EUCLID,
-    s.Distance.MANHATTAN: models.Distance.MANHATTAN,
-}
-
-
-def _is_local(client: QdrantClient) -> bool:
-    from qdrant_client.local.qdrant_local import QdrantLocal
-
-    return isinstance(getattr(client, "_client", None), QdrantLocal)
-
-
 def native_vector(vector: QueryVector, sparse_type: Callable[..., Any]) -> Any:
     """``vector`` as an engine takes it: a dense list as it is, a sparse one as ``sparse_type``."""
     if isinstance(vector, SparseVector):
@@ -364,11 +153,3 @@ def stored_point(point: Any, vectors: dict[str, Any] | None) -> StoredPoint:
         score=None if score is None else float(score),
         vectors=vectors,
     )
-
-
-def _to_qdrant(vector: QueryVector) -> Any:
-    return native_vector(vector, models.SparseVector)
-
-
-def _stored(point: models.ScoredPoint | models.Record) -> StoredPoint:
-    return stored_point(point, point.vector if isinstance(point.vector, dict) else None)

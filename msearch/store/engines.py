@@ -16,7 +16,7 @@ from typing import Literal
 from msearch.errors import InvalidInputError
 from msearch.store.client import MEMORY, Connection, connect, release
 from msearch.store.edge import EdgeEngine, EdgeOptions
-from msearch.store.engine import ClientEngine, Engine, SearchWidth
+from msearch.store.engine import Engine, SearchWidth
 from msearch.store.folders import CLIENT, EDGE, EngineKind, check_folder, detect
 
 EngineName = Literal["auto", "edge", "qdrant-client"]
@@ -60,6 +60,8 @@ def open_engine(
         return EdgeEngine(folder, with_search_width(edge_options, search))
     if edge_options is not None:
         raise InvalidInputError(f"edge_options apply to the Qdrant Edge engine, not to {kind}")
+    from msearch.store.client_engine import ClientEngine
+
     client = connect(connection)
     return ClientEngine(client, on_close=lambda: release(client), search=search)
 

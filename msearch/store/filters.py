@@ -13,30 +13,32 @@ own ``source``, ``doc_id`` ...); ``own`` builds one on msearch's fields.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from qdrant_client import models
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from msearch.errors import InvalidInputError
 from msearch.store import schema as s
 
-Filter = models.Filter | Mapping[str, Any]
+if TYPE_CHECKING:
+    from qdrant_client import models
+else:
+    from msearch.store import qdrant_models as models
+
+Filter: TypeAlias = "models.Filter | Mapping[str, Any]"
 _SCALARS = (str, int, bool)
 
 
 def to_qdrant(filter: Filter | None) -> models.Filter | None:
     """The Qdrant filter for ``filter`` (``None`` and ``{}`` mean no filter)."""
-    if filter is None:
+    if filter is None or (isinstance(filter, Mapping) and not filter):
         return None
-    if isinstance(filter, models.Filter):
+    if not isinstance(filter, Mapping):
+        if not isinstance(filter, models.Filter):
+            raise InvalidInputError(
+                "a filter must be a dict or a qdrant_client.models.Filter, got "
+                f"{type(filter).__name__}"
+            )
         _check_ints(filter)
         return filter
-    if not isinstance(filter, Mapping):
-        raise InvalidInputError(
-            f"a filter must be a dict or a qdrant_client.models.Filter, got {type(filter).__name__}"
-        )
-    if not filter:
-        return None
     built = models.Filter(must=[_condition(key, value) for key, value in filter.items()])
     _check_ints(built)
     return built

@@ -10,19 +10,22 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-from qdrant_client import QdrantClient, models
+from typing import TYPE_CHECKING, Any
 
 from msearch.errors import InvalidInputError
 from msearch.store import schema as s
 from msearch.store.client import Connection
 from msearch.store.edge import EdgeOptions
-from msearch.store.engine import ClientEngine, CreateOptions, Engine, Point, SearchWidth
+from msearch.store.engine import CreateOptions, Engine, Point, SearchWidth
 from msearch.store.engines import open_engine
 from msearch.store.filters import Filter, merge, own, to_qdrant
 from msearch.store.reader import StoreReader
 from msearch.store.records import Hit, Record, checked_payload
+
+if TYPE_CHECKING:
+    from qdrant_client import QdrantClient, models
+else:
+    from msearch.store import qdrant_models as models
 
 
 class Store(StoreReader):
@@ -93,6 +96,8 @@ class Store(StoreReader):
                 raise InvalidInputError(
                     f"client=... already says where the data lives; {clashing} cannot apply to it"
                 )
+            from msearch.store.client_engine import ClientEngine
+
             self.engine = ClientEngine(client, search=search)
         else:
             connection = Connection(

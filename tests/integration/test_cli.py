@@ -128,6 +128,7 @@ def test_bad_settings_are_clear_errors(tmp_path, corpus, capsys, monkeypatch) ->
 
 def test_precision_setting_reaches_the_models(tmp_path, corpus, capsys, monkeypatch) -> None:
     exact, fast = str(tmp_path / "exact"), str(tmp_path / "fast")
+    monkeypatch.setenv("MSEARCH_PRECISION", "float32")  # unset: "auto", bf16 on some CPUs
     assert run(capsys, "index", str(corpus), "--store", exact, "--quiet")[0] == 0
     monkeypatch.setenv("MSEARCH_PRECISION", "bfloat16")  # emulated on CPUs without AMX: slow
     assert run(capsys, "index", str(corpus), "--store", fast, "--quiet")[0] == 0
@@ -147,7 +148,7 @@ def test_precision_setting_reaches_the_models(tmp_path, corpus, capsys, monkeypa
     monkeypatch.setenv("MSEARCH_PRECISION", "bfloat16")
     monkeypatch.setenv("MSEARCH_TEXT_BACKEND", "infinity")
     code, _, err = run(capsys, "search", "cats", "--store", fast)
-    assert code == 2 and "applies to sentence-transformers models" in err
+    assert code == 2 and "applies to the sentence-transformers and onnx backends" in err
     assert "models.text_backend is 'infinity'" in err
 
 

@@ -76,6 +76,9 @@ def _cli(folder: Path, *argv: str, **env: str) -> Result:
         "HF_HUB_OFFLINE": "1",
         "MSEARCH_SPARSE_MODEL": tiny_bge_m3_path(),
         "MSEARCH_SPARSE_BACKEND": "transformers",
+        # float32, as the frameworks run: the scores must agree to 1e-6. The command's own
+        # default ("auto": bf16 where the CPU runs it natively) is held to the ranking below.
+        "MSEARCH_PRECISION": "float32",
         **env,
     }
     command = [sys.executable, "-m", "msearch.cli", "search", QUERY, "--json", "-k", str(K)]
@@ -111,6 +114,7 @@ def cli_results(folder: Path, tiny_cross_encoder: str) -> dict[str, Result]:
         "hybrid": _cli(folder, "--mode", "hybrid"),
         # auto: hybrid, since the collection has sparse vectors (its recorded model)
         "auto": _cli(folder, MSEARCH_SPARSE_MODEL=""),
+        "default precision": _cli(folder, "--mode", "dense", MSEARCH_PRECISION=""),
         "reranked": _cli(
             folder, "--mode", "dense", "--rerank", MSEARCH_RERANK_MODEL=tiny_cross_encoder
         ),
@@ -163,6 +167,13 @@ def _llama_query(surfaces: dict[str, Any], **fields: Any) -> Result:
         query_embedding=embedding, query_str=QUERY, similarity_top_k=K, **fields
     )
     return _from_llama(surfaces["llama"].query(query))
+
+
+def test_the_commands_default_precision_ranks_the_same(cli_results: dict[str, Result]) -> None:
+    exact, default = cli_results["dense"], cli_results["default precision"]
+    assert [r[0] for r in default] == [r[0] for r in exact]
+    for (_, score, _), (_, want, _) in zip(default, exact, strict=True):
+        assert score == pytest.approx(want, abs=1e-3)
 
 
 def test_dense(surfaces: dict[str, Any], cli_results: dict[str, Result]) -> None:

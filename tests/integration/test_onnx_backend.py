@@ -246,3 +246,34 @@ def test_the_check_texts_are_fixed_and_mixed() -> None:
     assert texts == fidelity_texts()
     lengths = [len(t.split()) for t in texts]
     assert min(lengths) == 1 and max(lengths) >= 300
+
+
+def test_both_frameworks_take_the_backend(minilm: str, tiny_cross_encoder: str, cache: str) -> None:
+    from langchain_core.documents import Document
+    from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+    from langchain_msearch import MSearchEmbeddings, MSearchReranker
+    from llamaindex_msearch import MSearchEmbedding, MSearchRerank
+
+    options = {"precision": "float32", "onnx_cache_dir": cache}
+    reference = onnx(minilm, cache, precision="float32")
+    langchain = MSearchEmbeddings(model=minilm, backend="onnx", options=options)
+    llama = MSearchEmbedding(model=minilm, backend="onnx", options=options)
+    texts = ["a cat purrs", "a dog barks"]
+    want = reference.embed_documents(texts)
+    np.testing.assert_allclose(langchain.embed_documents(texts), want, atol=1e-6)
+    np.testing.assert_allclose(llama.get_text_embedding_batch(texts), want, atol=1e-6)
+    np.testing.assert_allclose(
+        langchain.embed_query(QUERY), reference.embed_query(QUERY), atol=1e-6
+    )
+
+    docs = ["the capital of france is paris", "cats purr on the sofa"]
+    core = reranker(tiny_cross_encoder, "onnx", **options).rerank(QUERY, docs)
+    compressor = MSearchReranker(model=tiny_cross_encoder, backend="onnx", **options)
+    compressed = compressor.compress_documents([Document(page_content=d) for d in docs], QUERY)
+    assert [d.page_content for d in compressed] == [docs[r.index] for r in core]
+    postprocessor = MSearchRerank(model=tiny_cross_encoder, backend="onnx", **options)
+    nodes = [NodeWithScore(node=TextNode(text=d), score=0.0) for d in docs]
+    ranked = postprocessor.postprocess_nodes(nodes, QueryBundle(QUERY))
+    assert [n.node.get_content() for n in ranked] == [docs[r.index] for r in core]
+    assert [n.score for n in ranked] == pytest.approx([r.score for r in core], abs=1e-6)

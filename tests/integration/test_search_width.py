@@ -57,7 +57,7 @@ def test_exact_search_finds_the_true_neighbours_and_a_narrow_graph_search_does_n
 def test_the_client_engine_sends_the_width_to_a_server_only() -> None:
     from qdrant_client import QdrantClient
 
-    from msearch.store.engine import ClientEngine
+    from msearch.store.client_engine import ClientEngine
 
     width = SearchWidth(hnsw_ef=64)
     client = QdrantClient(url="http://127.0.0.1:9", check_compatibility=False)

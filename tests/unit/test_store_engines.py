@@ -19,7 +19,7 @@ from qdrant_client import models
 from msearch.errors import InvalidInputError, SchemaMismatchError, StoreError
 from msearch.store import EdgeEngine, EdgeOptions, Hit, Record, Schema, Store, VectorSpec, point_id
 from msearch.store.client import Connection, connect
-from msearch.store.engine import ClientEngine
+from msearch.store.client_engine import ClientEngine
 from tests.unit.test_store import (
     SCHEMA,
     _record,
