@@ -14,8 +14,10 @@ the inputs, truncation limit, padding, prompts and output size the runtime needs
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +45,19 @@ OPSET = 17
 
 
 def export(
-    source: Path, target: Path, kind: str, spec: ModelSpec, *, trust_remote_code: bool
+    source: Path,
+    target: Path,
+    kind: str,
+    spec: ModelSpec,
+    *,
+    trust_remote_code: bool,
+    quiet: bool = False,
 ) -> None:
-    """Write the entry for ``source`` exported as ``kind`` into the empty folder ``target``."""
+    """Write the entry for ``source`` exported as ``kind`` into the empty folder ``target``;
+    ``quiet`` hides transformers' progress bars while it loads the model."""
     try:
-        if kind == EMBEDDER:
-            manifest = _export_embedder(source, target, spec, trust_remote_code)
-        elif kind == CROSS_ENCODER:
-            manifest = _export_cross_encoder(source, target, spec, trust_remote_code)
-        else:
-            raise ValueError(f"kind must be {EMBEDDER!r} or {CROSS_ENCODER!r}, got {kind!r}")
+        with _bars_hidden(quiet):
+            manifest = _export(source, target, kind, spec, trust_remote_code)
     except MSearchError:
         raise
     except OSError as err:
@@ -61,6 +66,29 @@ def export(
         raise BackendError(f"exporting {source} to ONNX failed: {err}") from err
     manifest.update(format=FORMAT, kind=kind, source=str(source), fidelity={})
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _bars_hidden(quiet: bool) -> Iterator[None]:
+    logging = require("transformers", "st").utils.logging
+    shown = logging.is_progress_bar_enabled()
+    if quiet and shown:
+        logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if quiet and shown:
+            logging.enable_progress_bar()
+
+
+def _export(
+    source: Path, target: Path, kind: str, spec: ModelSpec, trust_remote_code: bool
+) -> dict[str, Any]:
+    if kind == EMBEDDER:
+        return _export_embedder(source, target, spec, trust_remote_code)
+    if kind == CROSS_ENCODER:
+        return _export_cross_encoder(source, target, spec, trust_remote_code)
+    raise ValueError(f"kind must be {EMBEDDER!r} or {CROSS_ENCODER!r}, got {kind!r}")
 
 
 def _export_embedder(

@@ -40,6 +40,7 @@ import importlib.util
 import json
 import logging
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,8 @@ FORMAT = 1
 #: cross-encoder's largest logit difference.
 MIN_COSINE = 0.9999
 MAX_LOGIT_ERROR = 1e-3
+
+logger = logging.getLogger(__name__)
 
 _PRECISIONS = ("auto", "float32", "bfloat16", "int8-onnx")
 _OPENVINO_HINTS = {"float32": "f32", "bfloat16": "bf16"}
@@ -119,18 +122,28 @@ def exported_entry(
     spec: ModelSpec,
     cache_dir: str | os.PathLike[str] | None = None,
     trust_remote_code: bool = False,
+    announce: bool = True,
 ) -> Path:
-    """The cache entry of ``name`` exported as ``kind``, exporting it (with torch) if missing."""
+    """The cache entry of ``name`` exported as ``kind``, exporting it (with torch) if missing;
+    ``announce`` says so on stderr first, since a large model takes minutes."""
     source = local_model_folder(locate_model(name))
-    options = f"{spec.pooling.value if spec.pooling else ''}{spec.max_tokens or ''}"
-    entry = entry_path(source, f"{kind}{FORMAT}{options}", cache_dir)
+    pooling = spec.pooling.value if spec.pooling else None
+    key = "-".join(str(part) for part in (kind, f"v{FORMAT}", pooling, spec.max_tokens) if part)
+    entry = entry_path(source, key, cache_dir)
     if (entry / MANIFEST).is_file():
         return entry
+    if announce:
+        print(
+            f"msearch: exporting {name} for the onnx backend (once; kept in {entry.parent})",
+            file=sys.stderr,
+        )
 
     def export(staging: Path) -> None:
         from msearch.backends import onnx_export
 
-        onnx_export.export(source, staging, kind, spec, trust_remote_code=trust_remote_code)
+        onnx_export.export(
+            source, staging, kind, spec, trust_remote_code=trust_remote_code, quiet=not announce
+        )
 
     return build_entry(entry, MANIFEST, export)
 
@@ -147,10 +160,13 @@ def _record_fidelity(entry: Path, key: str, value: float) -> None:
     """Add one fidelity figure to the entry's manifest (a whole-file replace, never partial)."""
     manifest = read_manifest(entry)
     manifest.setdefault("fidelity", {})[key] = value
-    handle, temporary = tempfile.mkstemp(dir=entry, prefix=".manifest-")
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
-        json.dump(manifest, file, indent=2)
-    os.replace(temporary, entry / MANIFEST)
+    try:
+        handle, temporary = tempfile.mkstemp(dir=entry, prefix=".manifest-")
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            json.dump(manifest, file, indent=2)
+        os.replace(temporary, entry / MANIFEST)
+    except OSError as err:  # a read-only cache: the check runs again next time
+        logger.debug("could not record %s fidelity in %s: %s", key, entry, err)
 
 
 @dataclass
@@ -198,7 +214,10 @@ def _int8_graph(entry: Path) -> Path:
     if target.is_file():
         return target
     quantization = require("onnxruntime.quantization", "fast")
-    handle, temporary = tempfile.mkstemp(dir=entry, prefix=".int8-", suffix=".onnx")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=entry, prefix=".int8-", suffix=".onnx")
+    except OSError as err:
+        raise BackendError(f"cannot write the int8 graph into {entry}: {err}") from err
     os.close(handle)
     try:
         logging.disable(logging.WARNING)  # its advice to pre-process goes to the root logger
@@ -316,6 +335,7 @@ class _OnnxModel(BlockingModel):
             spec=self.spec,
             cache_dir=self.onnx_cache_dir,
             trust_remote_code=self.trust_remote_code,
+            announce=self.show_progress is not False,
         )
         manifest = read_manifest(entry)
         tokenizer = Tokenizer(entry, manifest)

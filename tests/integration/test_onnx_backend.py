@@ -277,3 +277,15 @@ def test_both_frameworks_take_the_backend(minilm: str, tiny_cross_encoder: str, 
     ranked = postprocessor.postprocess_nodes(nodes, QueryBundle(QUERY))
     assert [n.node.get_content() for n in ranked] == [docs[r.index] for r in core]
     assert [n.score for n in ranked] == pytest.approx([r.score for r in core], abs=1e-6)
+
+
+def test_the_one_time_export_is_announced_unless_quiet(
+    minilm: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text_embedder(minilm, "onnx", onnx_cache_dir=str(tmp_path)).embed_query("x")
+    assert "exporting" in capsys.readouterr().err
+    text_embedder(minilm, "onnx", onnx_cache_dir=str(tmp_path)).embed_query("x")
+    assert "exporting" not in capsys.readouterr().err
+    quiet = text_embedder(minilm, "onnx", onnx_cache_dir=str(tmp_path / "2"), show_progress=False)
+    quiet.embed_query("x")
+    assert capsys.readouterr().err == ""
