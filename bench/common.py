@@ -162,6 +162,7 @@ def machine_report() -> dict[str, str]:
         "sentence-transformers",
         "infinity-emb",
         "onnxruntime",
+        "openvino",
         "optimum",
         "qdrant-client",
         "qdrant-edge-py",
