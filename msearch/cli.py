@@ -536,6 +536,9 @@ def _info(args: argparse.Namespace, config: Config) -> int:
         if recorded is not None:
             verdict = "as recorded" if recorded == points else f"msearch recorded {recorded}"
             print(f"  check: {points} points found, {verdict}")
+        checked = store.file_check()
+        if checked is not None:
+            print(f"  files: {checked}")
         from msearch.store.filters import own
 
         for name, spec in sorted(schema.vectors.items()):

@@ -61,6 +61,9 @@ class ClientEngine:
     def recorded_count(self, name: str) -> int | None:
         return None  # Qdrant keeps its own counts; msearch records none here
 
+    def file_check(self, name: str) -> str | None:
+        return None  # qdrant-client's files are its own
+
     def collection_exists(self, name: str) -> bool:
         return self._call(self.client.collection_exists, name)
 

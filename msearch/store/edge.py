@@ -137,6 +137,10 @@ class EdgeEngine:
         self._shard(name)  # opening the shard compares the record with the points found
         return self._open().recorded_count(name)
 
+    def file_check(self, name: str) -> str | None:
+        self._shard(name)  # opening the shard checks its files first
+        return self._open().checks.get(name)
+
     # -- points ----------------------------------------------------------------------
     def upsert(self, name: str, points: Sequence[Point]) -> None:
         folder = self._open()
@@ -236,11 +240,15 @@ class EdgeEngine:
     # -- Edge's own operations ---------------------------------------------------------
     def optimize(self, name: str) -> bool:
         """Build HNSW indexes (and merge segments) now; True if anything changed."""
-        return bool(call(self._shard(name).optimize))
+        shard = self._shard(name)
+        self._open().changing(name)
+        return bool(call(shard.optimize))
 
     def flush(self, name: str) -> None:
         """Persist segments to disk now (the WAL already keeps every acknowledged write)."""
-        call(self._shard(name).flush)
+        shard = self._shard(name)
+        self._open().changing(name)
+        call(shard.flush)
 
     def create_payload_index(self, name: str, field: str, kind: str = "keyword") -> None:
         """Index a payload field (a path as stored, e.g. ``metadata.lang``) for fast filters."""
@@ -272,6 +280,7 @@ class EdgeEngine:
         """Apply ``operation`` and record the collection's new count. A delete first records
         the count as unknown, so that one interrupted half-way is not taken for damage."""
         folder, shard = self._open(), self._shard(name)
+        folder.changing(name)
         if deletes:
             folder.record_count(name, None)
         call(shard.update, operation)

@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from msearch.errors import InvalidInputError, StoreError, StoreLockedError
+from msearch.store import edge_checks
 from msearch.store import schema as s
 from msearch.store.folders import EDGE, check_folder, write_marker
 
@@ -62,6 +63,9 @@ class EdgeFolder:
         self.temporary = temporary
         self.users = 0
         self._shards: dict[str, Any] = {}
+        self._changing: set[str] = set()
+        #: How each loaded shard was checked for damage (``edge_checks``).
+        self.checks: dict[str, str] = {}
         self._lock = threading.RLock()
 
     def directory(self, name: str) -> Path:
@@ -77,11 +81,20 @@ class EdgeFolder:
                 path = self.directory(name) / SHARD
                 if not (path / "edge_config.json").is_file():
                     raise StoreError(f"collection {name!r} does not exist in {self.root}")
+                if not self.temporary:
+                    self.checks[name] = edge_checks.check(self.directory(name), path, REBUILD)
                 shard = call(self.qe.EdgeShard.load, str(path), where=path, loading=True)
                 if not self.temporary:
                     self._check_count(name, shard)
                 self._shards[name] = shard
             return shard
+
+    def changing(self, name: str) -> None:
+        """Say that ``name``'s files are about to change (its checksums no longer hold)."""
+        if self.temporary or name in self._changing:
+            return
+        edge_checks.forget(self.directory(name))
+        self._changing.add(name)
 
     def record_count(self, name: str, points: int | None) -> None:
         """Remember how many points the collection holds (``None``: a delete is running)."""
@@ -117,6 +130,7 @@ class EdgeFolder:
         with self._lock:
             directory = self.directory(name)
             directory.mkdir(parents=True, exist_ok=True)
+            self.changing(name)
             # The record goes first: a crash before the shard exists leaves a collection that
             # does not exist yet (and is created again), never a shard without its record.
             record = {"collection": name, s.METADATA_KEY: schema.as_record()}
@@ -143,12 +157,23 @@ class EdgeFolder:
 
     def close(self) -> None:
         with self._lock:
-            shards, self._shards = list(self._shards.values()), {}
-            for shard in shards:
+            shards, self._shards = dict(self._shards), {}
+            for name, shard in shards.items():
                 call(shard.flush)
                 call(shard.close)
+                if not self.temporary:  # loading rewrites some files: record them anew
+                    self._record_checksums(name)
+            self._changing.clear()
+            self.checks.clear()
             if self.temporary:
                 shutil.rmtree(self.root, ignore_errors=True)
+
+    def _record_checksums(self, name: str) -> None:
+        directory = self.directory(name)
+        try:
+            edge_checks.record(directory, directory / SHARD)
+        except OSError:  # unreadable or full: no record, so the next open probes instead
+            edge_checks.forget(directory)
 
 
 _registry_lock = threading.Lock()
@@ -233,7 +258,8 @@ def call(fn: Any, *args: Any, where: Path | None = None, loading: bool = False) 
         message = str(err)
         if not isinstance(err, Exception):
             raise StoreError(
-                f"Qdrant Edge panicked ({message})" + (f" on {where}" if where else "")
+                f"Qdrant Edge panicked ({message})"
+                + (f" on {where}" if where else "")
                 + f": {REBUILD}"
             ) from err
         if "WouldBlock" in message:

@@ -109,6 +109,11 @@ class StoreReader:
         checked against the points found (Qdrant Edge); None where no record is kept."""
         return self.engine.recorded_count(self.collection) if self._exists() else None
 
+    def file_check(self) -> str | None:
+        """How the collection's files were checked for damage when it opened (Qdrant Edge:
+        checksums, or a test load in a child process); None where msearch checks none."""
+        return self.engine.file_check(self.collection) if self._exists() else None
+
     def scan(self, filter: Filter | None = None, batch_size: int = 256) -> Iterator[Hit]:
         """Every point (matching ``filter``), without vectors, in storage order."""
         if not self._exists():

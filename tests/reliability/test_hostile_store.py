@@ -357,8 +357,10 @@ def test_a_nearly_full_disk_is_a_typed_error_not_a_crash(
         Store("h", path=str(folder))
 
 
-def test_points_lost_with_a_deleted_segment_are_detected(tmp_path: Path) -> None:
+@pytest.mark.parametrize("checksums", [True, False])
+def test_points_lost_with_a_deleted_segment_are_detected(tmp_path: Path, checksums: bool) -> None:
     from msearch.errors import StoreError
+    from msearch.store.edge_checks import CHECKSUMS
 
     folder = tmp_path / "edge"
     with Store("h", Schema({"text": VectorSpec(DIM, model="toy")}), path=str(folder)) as store:
@@ -370,7 +372,10 @@ def test_points_lost_with_a_deleted_segment_are_detected(tmp_path: Path) -> None
     segments = list((folder / "collections" / "h" / "shard" / "segments").iterdir())
     biggest = max(segments, key=lambda d: sum(f.stat().st_size for f in d.rglob("*")))
     shutil.rmtree(biggest)
-    with pytest.raises(StoreError, match=r"holds \d+ points where msearch recorded 1510"):
+    if not checksums:  # as a process killed before closing the store leaves it
+        (folder / "collections" / "h" / CHECKSUMS).unlink()
+    found = "is missing" if checksums else r"holds \d+ points where msearch recorded 1510"
+    with pytest.raises(StoreError, match=found):
         Store("h", path=str(folder)).count()
 
 
@@ -388,7 +393,99 @@ def test_an_interrupted_delete_is_not_taken_for_damage(tmp_path: Path) -> None:
         assert store.count() == len(BASE) and store.recorded_count() is None
         store.delete(ids=[BASE[0]])
     assert json.loads(record.read_text()) == {"points": len(BASE) - 1}
-    with Store("c", Schema({"text": VectorSpec(DIM)}), path=str(tmp_path / "client"),
-               engine="qdrant-client") as other:
+    with Store(
+        "c",
+        Schema({"text": VectorSpec(DIM)}),
+        path=str(tmp_path / "client"),
+        engine="qdrant-client",
+    ) as other:
         other.upsert([_record(pid) for pid in BASE])
         assert other.recorded_count() is None  # Qdrant keeps its own counts there
+
+
+def _edge_store(folder: Path) -> Path:
+    """300 points in one Edge collection ``c``, closed cleanly; its segment's id tracker."""
+    rng = np.random.default_rng(0)
+    schema = Schema({"text": VectorSpec(16, model="m")})
+    with Store("c", schema, path=str(folder)) as store:
+        store.upsert(
+            [
+                Record(
+                    id=f"p{i}",
+                    vectors={"text": rng.normal(size=16).tolist()},
+                    content=f"text {i}",
+                    metadata={"i": i},
+                    source=f"s{i % 7}",
+                )
+                for i in range(300)
+            ]
+        )
+    return next(folder.rglob("mutable_id_tracker.mappings"))
+
+
+def _flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_checksums_are_kept_between_clean_closes_and_dropped_before_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from msearch.cli import main
+    from msearch.store.edge_checks import BY_CHECKSUMS, CHECKSUMS
+
+    folder = tmp_path / "edge"
+    _edge_store(folder)
+    record = folder / "collections" / "c" / CHECKSUMS
+    assert record.is_file()
+    for added in range(2):  # reopening a healthy store is never taken for damage
+        with Store("c", path=str(folder)) as store:
+            assert store.count() == 300 + added and store.file_check() == BY_CHECKSUMS
+            store.upsert([Record(id="new", vectors={"text": [1.0] * 16}, content="x")])
+            assert not record.exists()  # a crash now must not leave a stale record
+        assert record.is_file()
+    for _ in range(3):  # Edge rewrites its JSON files on every load, in a new key order
+        with Store("c", path=str(folder)) as store:
+            assert len(list(store.scan())) == 301 and store.file_check() == BY_CHECKSUMS
+    assert main(["info", "--store", str(folder), "--collection", "c"]) == 0
+    assert f"files: {BY_CHECKSUMS}" in capsys.readouterr().out
+
+
+def test_a_flipped_byte_is_found_before_qdrant_edge_reads_the_file(tmp_path: Path) -> None:
+    from msearch.errors import StoreError
+
+    tracker = _edge_store(tmp_path / "edge")
+    _flip(tracker, 100)
+    with pytest.raises(StoreError, match="changed since msearch closed it") as caught:
+        Store("c", path=str(tmp_path / "edge")).count()
+    assert str(tracker) in str(caught.value) and "rebuild" in str(caught.value)
+
+
+#: A byte of the id tracker above that makes Qdrant Edge ask for ~100 GB and abort (SIGABRT).
+_ABORTING_OFFSET = 4514
+
+
+def test_a_byte_that_aborts_qdrant_edge_is_a_typed_error_without_checksums(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    from msearch.store.edge_checks import CHECKSUMS
+
+    folder = tmp_path / "edge"
+    tracker = _edge_store(folder)
+    (folder / "collections" / "c" / CHECKSUMS).unlink()  # as after a crash: no record
+    _flip(tracker, _ABORTING_OFFSET)
+    shard = folder / "collections" / "c" / "shard"
+    load = f"import qdrant_edge; qdrant_edge.EdgeShard.load({str(shard)!r})"
+    raw = subprocess.run([sys.executable, "-c", load], capture_output=True, timeout=120)
+    assert raw.returncode == -6, raw.returncode  # Edge itself dies by SIGABRT on this file
+    command = [sys.executable, "-m", "msearch.cli", "info", "--store", str(folder)]
+    done = subprocess.run(
+        [*command, "--collection", "c"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert "crashed (SIGABRT)" in done.stderr and "rebuild" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,128 @@
+"""Damage checks for a Qdrant Edge shard, made before Edge reads its files.
+
+Edge reads some damaged files by aborting the whole process (one flipped byte in a segment's
+id tracker makes it allocate ~100 GB, and Rust aborts with SIGABRT), which no ``try`` can
+catch. So msearch checks a shard before loading it, in one of two ways:
+
+- **Checksums**, recorded each time msearch closes the shard cleanly: every file's size, and
+  a BLAKE2b digest of each file under ``HASHED_BYTES`` (versions, journals, configs; JSON files
+  with their keys sorted, since Edge rewrites them in a new order on every load and flush) and
+  of the id trackers at any size (where one flipped byte aborts Edge). The large preallocated files
+  (vector and payload pages, flags, the WAL) are checked by size only, which keeps a check to a
+  few milliseconds. Opening a shard whose files no longer match is a StoreError naming the
+  first file that differs. The record is removed before msearch's first write, so a process
+  killed mid-write leaves no stale record.
+- **A probe** where there is no record (after a crash, or a store written before msearch kept
+  one): the shard is loaded once in a child process first. A child killed by a signal means the
+  files are damaged, and the parent reports it instead of dying the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from msearch.errors import StoreError
+
+#: The record beside the shard folder.
+CHECKSUMS = "msearch-checksums.json"
+#: Files under this size are hashed; larger ones (mmap pages, flags, the WAL) only sized.
+HASHED_BYTES = 1024 * 1024
+#: Files hashed at any size: a segment's id tracker, whose damage aborts Qdrant Edge.
+_ALWAYS_HASHED = "mutable_id_tracker."
+#: The probe's limit: loading a healthy shard takes well under a second.
+PROBE_SECONDS = 120.0
+
+_PROBE = "import sys, qdrant_edge\nshard = qdrant_edge.EdgeShard.load(sys.argv[1])\nshard.close()\n"
+
+
+def record(collection: Path, shard: Path) -> None:
+    """Write the checksums of ``shard``'s files (after a clean close)."""
+    files = _describe(shard)
+    temp = collection / (CHECKSUMS + ".tmp")
+    temp.write_text(json.dumps({"files": files}, indent=0) + "\n", encoding="utf-8")
+    os.replace(temp, collection / CHECKSUMS)
+
+
+def forget(collection: Path) -> None:
+    """Drop the record: the shard's files are about to change."""
+    (collection / CHECKSUMS).unlink(missing_ok=True)
+
+
+#: What ``check`` did, as ``msearch info`` reports it.
+BY_CHECKSUMS = "its files match the checksums msearch recorded when it last closed it"
+BY_PROBE = "no checksums recorded (the last process did not close it): a test load passed"
+
+
+def check(collection: Path, shard: Path, rebuild: str) -> str:
+    """Raise StoreError if ``shard`` is damaged: by its checksums, else by a probe; say which."""
+    path = collection / CHECKSUMS
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))["files"]
+    except FileNotFoundError:
+        _probe(shard, rebuild)
+        return BY_PROBE
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise StoreError(f"{path} is not readable ({err}): {rebuild}") from err
+    found = _describe(shard)
+    for name in sorted(set(recorded) | set(found)):
+        if recorded.get(name) != found.get(name):
+            what = "is missing" if name not in found else "changed since msearch closed it"
+            if name not in recorded:
+                what = "was not there when msearch closed the store"
+            raise StoreError(f"{shard / name} {what}: {rebuild}")
+    return BY_CHECKSUMS
+
+
+def _describe(shard: Path) -> dict[str, str]:
+    """Each file under ``shard`` (relative path) -> its size, and digest when small."""
+    out = {}
+    for item in sorted(shard.rglob("*")):
+        if not item.is_file():
+            continue
+        if item.suffix == ".json":  # Edge writes its maps in a new key order each time
+            out[str(item.relative_to(shard))] = _digest(_canonical_json(item.read_bytes()))
+            continue
+        size = item.stat().st_size
+        entry = str(size)
+        if size < HASHED_BYTES or item.name.startswith(_ALWAYS_HASHED):
+            entry += ":" + _digest(item.read_bytes())
+        out[str(item.relative_to(shard))] = entry
+    return out
+
+
+def _canonical_json(data: bytes) -> bytes:
+    """The JSON document in ``data`` with its keys sorted; unreadable JSON as it is."""
+    try:
+        return json.dumps(json.loads(data), sort_keys=True).encode()
+    except ValueError:
+        return data
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _probe(shard: Path, rebuild: str) -> None:
+    """Load ``shard`` in a child process; a child killed by a signal means damaged files."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE, str(shard)],
+            capture_output=True,
+            timeout=PROBE_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as err:
+        raise StoreError(
+            f"loading {shard} did not finish in {PROBE_SECONDS:g} s: {rebuild}"
+        ) from err
+    if done.returncode < 0:
+        name = signal.Signals(-done.returncode).name
+        raise StoreError(f"Qdrant Edge crashed ({name}) loading {shard}: {rebuild}")
+    # Any other failure (a lock held by another process, a readable error) is left to the
+    # load in this process, which reports it with its own typed error.
