@@ -20,13 +20,13 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from msearch.backends.base import BlockingModel, SparseVector
+from msearch.batching import with_progress
 from msearch.models import ModelSpec
-from msearch.sparse import SparseEmbedderBase
+from msearch.sparse import SparseEmbedderBase, sparse_from_weights
 
 #: The model name that selects BM25 (it has no weights).
 BM25 = "bm25"
@@ -71,17 +71,30 @@ class BM25Embedder(BlockingModel, SparseEmbedderBase):
         return None
 
     def _encode_sparse(self, texts: list[str]) -> list[SparseVector]:
-        out = []
-        for text in texts:
-            counts = _counts(text)
-            length = sum(counts.values())
-            norm = self.k1 * (1 - self.b + self.b * length / self.avg_len)
-            weights = {i: tf * (self.k1 + 1) / (tf + norm) for i, tf in counts.items()}
-            out.append(_vector(weights))
-        return out
+        return self._each(texts, self._document, "BM25 weights")
 
     def _encode_sparse_queries(self, texts: list[str]) -> list[SparseVector]:
-        return [_vector({i: float(n) for i, n in _counts(text).items()}) for text in texts]
+        return self._each(texts, _query, "BM25 queries")
+
+    def _document(self, text: str) -> SparseVector:
+        counts = _counts(text)
+        length = sum(counts.values())
+        norm = self.k1 * (1 - self.b + self.b * length / self.avg_len)
+        return _vector({i: tf * (self.k1 + 1) / (tf + norm) for i, tf in counts.items()})
+
+    def _each(
+        self, texts: list[str], weigh: Callable[[str], SparseVector], desc: str
+    ) -> list[SparseVector]:
+        """``weigh`` of every text, ``batch_size`` texts a step of the progress bar."""
+        starts = list(range(0, len(texts), self.batch_size))
+        out: list[SparseVector] = []
+        for start in with_progress(starts, self.show_progress, desc):
+            out.extend(weigh(text) for text in texts[start : start + self.batch_size])
+        return out
+
+
+def _query(text: str) -> SparseVector:
+    return _vector({i: float(n) for i, n in _counts(text).items()})
 
 
 def _counts(text: str) -> Counter[int]:
@@ -89,6 +102,4 @@ def _counts(text: str) -> Counter[int]:
 
 
 def _vector(weights: dict[int, float]) -> SparseVector:
-    indices = np.array(sorted(weights), dtype=np.int64)
-    values = np.array([weights[i] for i in indices.tolist()], dtype=np.float32)
-    return SparseVector(indices=indices, values=values)
+    return sparse_from_weights(list(weights), list(weights.values()))

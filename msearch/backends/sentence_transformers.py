@@ -3,6 +3,7 @@ models in-process."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -192,15 +193,19 @@ class STCrossEncoderReranker(_STModel, RerankerBase):
         import torch
 
         model = self.loaded
-        identity = torch.nn.Identity()  # raw logits: the base applies the one sigmoid
+        # raw logits: the base applies the one sigmoid (sentence-transformers 6 renamed the
+        # option, and warns on every call that uses the old name)
+        accepted = inspect.signature(model.predict).parameters
+        option = "activation_fn" if "activation_fn" in accepted else "activation_fct"
+        raw = {option: torch.nn.Identity()}
         out = np.empty(len(documents), dtype=np.float64)
         for positions in self._length_batches(documents):
             try:
                 logits = model.predict(
                     [(query, documents[i]) for i in positions],
                     batch_size=len(positions),
-                    activation_fct=identity,
                     show_progress_bar=False,
+                    **raw,
                     convert_to_numpy=True,
                 )
             except Exception as err:  # torch/tokenizer failures become one typed error

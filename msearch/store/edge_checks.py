@@ -14,7 +14,10 @@ catch. So msearch checks a shard before loading it, in one of two ways:
   killed mid-write leaves no stale record.
 - **A probe** where there is no record (after a crash, or a store written before msearch kept
   one): the shard is loaded once in a child process first. A child killed by a signal means the
-  files are damaged, and the parent reports it instead of dying the same way.
+  files are damaged, and the parent reports it instead of dying the same way. So does a child
+  that takes longer than ``PROBE_SECONDS`` or, on Linux, grows past twice the disk space of the
+  shard's files plus ``PROBE_SPARE_BYTES`` (a flipped byte in one of Edge's status files makes
+  it map and fill a 128 GB file, gigabytes a second); the child is killed then.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from msearch.errors import StoreError
@@ -35,8 +39,10 @@ CHECKSUMS = "msearch-checksums.json"
 HASHED_BYTES = 1024 * 1024
 #: Files hashed at any size: a segment's id tracker, whose damage aborts Qdrant Edge.
 _ALWAYS_HASHED = "mutable_id_tracker."
-#: The probe's limit: loading a healthy shard takes well under a second.
-PROBE_SECONDS = 120.0
+#: The probe's time limit: loading a healthy shard, WAL replay included, takes seconds.
+PROBE_SECONDS = 60.0
+#: Memory a probe may use beyond twice the size of the shard's files.
+PROBE_SPARE_BYTES = 1024 * 1024 * 1024
 
 _PROBE = "import sys, qdrant_edge\nshard = qdrant_edge.EdgeShard.load(sys.argv[1])\nshard.close()\n"
 
@@ -109,20 +115,46 @@ def _digest(data: bytes) -> str:
 
 
 def _probe(shard: Path, rebuild: str) -> None:
-    """Load ``shard`` in a child process; a child killed by a signal means damaged files."""
+    """Load ``shard`` in a child process; a child that dies by a signal, runs too long or
+    grows too large means damaged files."""
+    # the bytes the files take on disk: Edge preallocates sparse files, and a damaged status
+    # file makes it grow one to 128 GB of holes
+    limit = 2 * sum(f.stat().st_blocks * 512 for f in shard.rglob("*") if f.is_file())
+    limit += PROBE_SPARE_BYTES
+    child = subprocess.Popen(
+        [sys.executable, "-c", _PROBE, str(shard)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + PROBE_SECONDS
     try:
-        done = subprocess.run(
-            [sys.executable, "-c", _PROBE, str(shard)],
-            capture_output=True,
-            timeout=PROBE_SECONDS,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as err:
-        raise StoreError(
-            f"loading {shard} did not finish in {PROBE_SECONDS:g} s: {rebuild}"
-        ) from err
-    if done.returncode < 0:
-        name = signal.Signals(-done.returncode).name
+        while child.poll() is None:
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"Qdrant Edge did not finish loading {shard} in {PROBE_SECONDS:g} s: {rebuild}"
+                )
+            if _resident_bytes(child.pid) > limit:
+                raise StoreError(
+                    f"Qdrant Edge used more than {limit // 2**20} MiB loading {shard}: {rebuild}"
+                )
+            time.sleep(0.02)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    if child.returncode < 0:
+        name = signal.Signals(-child.returncode).name
         raise StoreError(f"Qdrant Edge crashed ({name}) loading {shard}: {rebuild}")
     # Any other failure (a lock held by another process, a readable error) is left to the
     # load in this process, which reports it with its own typed error.
+
+
+def _resident_bytes(pid: int) -> int:
+    """A process's resident memory (Linux); 0 where the system does not say."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from msearch.cli import main
+from msearch.errors import InvalidInputError
 from msearch.lexical import BM25, word_index, words
 from msearch.sparse import sparse_embedder
 from msearch.store import Record, Schema, Store
@@ -41,6 +42,20 @@ def test_document_weights_follow_bm25_and_queries_count_words() -> None:
     assert bm25.embed_documents_sparse([""])[0].indices.size == 0
     with pytest.raises(Exception, match="BM25 needs"):
         sparse_embedder(BM25, b=2.0)
+
+
+def test_batch_size_and_show_progress_are_honoured(capsys: pytest.CaptureFixture[str]) -> None:
+    texts = [f"cats purr {n} times a day" for n in range(50)]
+    quiet = sparse_embedder(BM25, show_progress=False).embed_documents_sparse(texts)
+    assert capsys.readouterr().err == ""
+    shown = sparse_embedder(BM25, batch_size=5, show_progress=True)
+    vectors = shown.embed_documents_sparse(texts)
+    bar = capsys.readouterr().err
+    assert "BM25 weights" in bar and "/10 " in bar  # 50 texts, 5 a step
+    for a, b in zip(vectors, quiet, strict=True):
+        assert a.as_dict() == b.as_dict()
+    with pytest.raises(InvalidInputError, match="batch_size"):
+        sparse_embedder(BM25, batch_size=0)
 
 
 @pytest.mark.parametrize("engine", ["qdrant-client", "edge"])

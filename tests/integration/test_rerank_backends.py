@@ -136,3 +136,14 @@ def test_server_names_a_model_it_does_not_serve(infinity_url: str, tiny_cross_en
     built = reranker(tiny_cross_encoder, "infinity-server", url=infinity_url, server_model="nope")
     with pytest.raises(BackendError, match="refused /rerank with HTTP 400"):
         built.rerank(QUERY, DOCUMENTS)
+
+
+def test_sentence_transformers_reranks_without_deprecation_warnings(
+    tiny_cross_encoder: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """sentence-transformers 6 renamed ``activation_fct`` and logs a warning on every call
+    that uses the old name; msearch passes the name the installed version takes."""
+    ranker = reranker(tiny_cross_encoder, "sentence-transformers", show_progress=False)
+    with caplog.at_level("WARNING"):
+        ranker.rerank("cats", ["cats purr", "dogs bark"])
+    assert not [r for r in caplog.records if "deprecated" in r.getMessage()]

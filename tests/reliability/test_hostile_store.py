@@ -498,7 +498,7 @@ def test_flipped_bytes_anywhere_never_kill_the_command(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from msearch.store.edge_checks import CHECKSUMS
+    from msearch.store.edge_checks import CHECKSUMS, PROBE_SECONDS
 
     base = tmp_path / "base"
     _edge_store(base)
@@ -513,8 +513,28 @@ def test_flipped_bytes_anywhere_never_kill_the_command(tmp_path: Path) -> None:
             (folder / "collections" / "c" / CHECKSUMS).unlink()
         command = [sys.executable, "-m", "msearch.cli", "info", "--store", str(folder)]
         done = subprocess.run(
-            [*command, "--collection", "c"], capture_output=True, text=True, timeout=120
+            [*command, "--collection", "c"],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_SECONDS + 60,
         )
         assert done.returncode in (0, 2), (victim, done.returncode, done.stderr[-500:])
         assert "Traceback" not in done.stderr, (victim, done.stderr[-500:])
         shutil.rmtree(folder)
+
+
+def test_a_byte_that_makes_qdrant_edge_eat_memory_is_a_typed_error(tmp_path: Path) -> None:
+    """Byte 4 of a payload index's ``status.dat`` makes Edge map a 128 GB file and fill it,
+    gigabytes a second, without end: the probe stops it and says the files are damaged."""
+    from msearch.errors import StoreError
+    from msearch.store.edge_checks import CHECKSUMS
+
+    folder = tmp_path / "edge"
+    _edge_store(folder)
+    status = next(p for p in folder.rglob("status.dat") if "doc_id-null" in str(p))
+    _flip(status, 4)
+    with pytest.raises(StoreError, match="changed since msearch closed it"):
+        Store("c", path=str(folder)).count()  # with checksums: found before Edge reads it
+    (folder / "collections" / "c" / CHECKSUMS).unlink()
+    with pytest.raises(StoreError, match=r"used more than \d+ MiB loading .*rebuild"):
+        within(LIMIT_S, lambda: Store("c", path=str(folder)).count())
