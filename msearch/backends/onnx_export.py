@@ -26,7 +26,7 @@ import numpy as np
 from msearch._deps import require
 from msearch.backends._loading import input_limit, model_not_found
 from msearch.backends.base import choose_prompts
-from msearch.backends.onnx_runtime import (
+from msearch.backends.onnx_entry import (
     CROSS_ENCODER,
     EMBEDDER,
     FORMAT,

@@ -37,10 +37,8 @@ from __future__ import annotations
 
 import abc
 import importlib.util
-import json
 import logging
 import os
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,25 +47,25 @@ from typing import Any
 import numpy as np
 
 from msearch._deps import require
-from msearch.backends._loading import locate_model
 from msearch.backends.base import BlockingModel, RerankerBase, TextEmbedderBase
-from msearch.backends.export_cache import build_entry, entry_path, local_model_folder
+from msearch.backends.onnx_entry import (
+    CROSS_ENCODER,
+    EMBEDDER,
+    GRAPH,
+    INT8_GRAPH,
+    REFERENCE,
+    exported_entry,
+    fidelity_pairs,
+    fidelity_texts,
+    read_manifest,
+    record_fidelity,
+)
 from msearch.batching import sorted_batches, with_progress
 from msearch.errors import BackendError, InvalidInputError, MissingDependencyError
 from msearch.models import ModelSpec
 from msearch.precision import PrecisionPlan, check_precision, detect_cpu
 
-#: Export kinds, as named in cache entries and manifests.
-EMBEDDER = "embedder"
-CROSS_ENCODER = "cross-encoder"
-
 RUNTIMES = ("openvino", "onnxruntime")
-MANIFEST = "msearch-export.json"
-GRAPH = "model.onnx"
-INT8_GRAPH = "model_qint8.onnx"
-REFERENCE = "reference.npy"
-#: Bumped when an entry's layout changes, so old entries are exported again.
-FORMAT = 1
 
 #: The fidelity bars: an embedder's least cosine to torch float32 over the check texts, and a
 #: cross-encoder's largest logit difference.
@@ -78,28 +76,6 @@ logger = logging.getLogger(__name__)
 
 _PRECISIONS = ("auto", "float32", "bfloat16", "int8-onnx")
 _OPENVINO_HINTS = {"float32": "f32", "bfloat16": "bf16"}
-
-_CHECK_TEXT = (
-    "the a of to in is on for with cat dog vector search database query river city music book "
-    "python code fast slow red blue apple tree sea fish bird mountain engine model index store "
-    "embedding passage language quantum history market energy protein galaxy theorem Paris "
-    "Zürich naïve café 東京 données 42 3.14 e-mail user@example.com (brackets) don't"
-)
-_CHECK_WORDS = _CHECK_TEXT.split(" ")
-
-
-def fidelity_texts(count: int = 48) -> list[str]:
-    """The fixed texts that exports are checked on: 1 to 400 words, some past most limits."""
-    rng = np.random.default_rng(20261203)
-    lengths = np.clip(rng.lognormal(3.0, 1.1, count).astype(int), 1, 400)
-    lengths[:2] = (1, 400)  # the shortest and a long one are always there
-    return [" ".join(rng.choice(_CHECK_WORDS, n)) for n in lengths]
-
-
-def fidelity_pairs(count: int = 32) -> list[tuple[str, str]]:
-    """Query-passage pairs for checking cross-encoder exports."""
-    texts = fidelity_texts(count + 8)
-    return [(texts[i % 8 + count][:80], texts[i]) for i in range(count)]
 
 
 def available_runtime(runtime: str = "auto") -> str:
@@ -113,60 +89,6 @@ def available_runtime(runtime: str = "auto") -> str:
             return name
     wanted = "openvino or onnxruntime" if runtime == "auto" else runtime
     raise MissingDependencyError(f'the onnx backend needs {wanted}: pip install "msearch[fast]"')
-
-
-def exported_entry(
-    name: str,
-    kind: str,
-    *,
-    spec: ModelSpec,
-    cache_dir: str | os.PathLike[str] | None = None,
-    trust_remote_code: bool = False,
-    announce: bool = True,
-) -> Path:
-    """The cache entry of ``name`` exported as ``kind``, exporting it (with torch) if missing;
-    ``announce`` says so on stderr first, since a large model takes minutes."""
-    source = local_model_folder(locate_model(name))
-    pooling = spec.pooling.value if spec.pooling else None
-    key = "-".join(str(part) for part in (kind, f"v{FORMAT}", pooling, spec.max_tokens) if part)
-    entry = entry_path(source, key, cache_dir)
-    if (entry / MANIFEST).is_file():
-        return entry
-    if announce:
-        print(
-            f"msearch: exporting {name} for the onnx backend (once; kept in {entry.parent})",
-            file=sys.stderr,
-        )
-
-    def export(staging: Path) -> None:
-        from msearch.backends import onnx_export
-
-        onnx_export.export(
-            source, staging, kind, spec, trust_remote_code=trust_remote_code, quiet=not announce
-        )
-
-    return build_entry(entry, MANIFEST, export)
-
-
-def read_manifest(entry: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((entry / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise BackendError(f"{entry / MANIFEST} is unreadable ({err}); delete {entry}") from err
-    return data  # type: ignore[no-any-return]
-
-
-def _record_fidelity(entry: Path, key: str, value: float) -> None:
-    """Add one fidelity figure to the entry's manifest (a whole-file replace, never partial)."""
-    manifest = read_manifest(entry)
-    manifest.setdefault("fidelity", {})[key] = value
-    try:
-        handle, temporary = tempfile.mkstemp(dir=entry, prefix=".manifest-")
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(manifest, file, indent=2)
-        os.replace(temporary, entry / MANIFEST)
-    except OSError as err:  # a read-only cache: the check runs again next time
-        logger.debug("could not record %s fidelity in %s: %s", key, entry, err)
 
 
 @dataclass
@@ -377,7 +299,7 @@ class _OnnxModel(BlockingModel):
             return float(recorded)
         reference = np.load(entry / REFERENCE)
         value = self._compare(self._check_outputs(graph, tokenizer), reference)
-        _record_fidelity(entry, key, value)
+        record_fidelity(entry, key, value)
         manifest.setdefault("fidelity", {})[key] = value
         return value
 

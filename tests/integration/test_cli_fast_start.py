@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from msearch.backends.onnx_runtime import MANIFEST, REFERENCE
+from msearch.backends.onnx_entry import MANIFEST, REFERENCE
 from msearch.cli import main
 from tests.integration.test_cli import EXAMPLES, run
 

@@ -19,13 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from msearch.backends.onnx_runtime import (
-    MANIFEST,
-    MIN_COSINE,
-    REFERENCE,
-    OnnxTextEmbedder,
-    fidelity_texts,
-)
+from msearch.backends.onnx_entry import MANIFEST, REFERENCE, fidelity_texts
+from msearch.backends.onnx_runtime import MIN_COSINE, OnnxTextEmbedder
 from msearch.embeddings import text_embedder
 from msearch.errors import BackendError, InvalidInputError
 from msearch.precision import detect_cpu
@@ -288,4 +283,5 @@ def test_the_one_time_export_is_announced_unless_quiet(
     assert "exporting" not in capsys.readouterr().err
     quiet = text_embedder(minilm, "onnx", onnx_cache_dir=str(tmp_path / "2"), show_progress=False)
     quiet.embed_query("x")
-    assert capsys.readouterr().err == ""
+    err = capsys.readouterr().err  # (log records of other libraries may be there)
+    assert "exporting" not in err and "it/s]" not in err, err
