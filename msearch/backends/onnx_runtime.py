@@ -40,6 +40,7 @@ import importlib.util
 import logging
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,20 +98,15 @@ class Graph:
 
     runtime: str
     precision: str
-    inputs: tuple[str, ...]
     _call: Any
 
     def __call__(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return np.asarray(self._call(feeds), dtype=np.float32)
 
 
-def compile_graph(entry: Path, runtime: str, precision: str, inputs: list[str]) -> Graph:
-    """Load the entry's graph for ``precision`` on ``runtime``."""
-    if precision == "int8-onnx":
-        path = _int8_graph(entry)
-        runtime = "onnxruntime"
-    else:
-        path = entry / GRAPH
+def compile_graph(entry: Path, runtime: str, precision: str) -> Graph:
+    """Load the entry's graph for ``precision`` on ``runtime`` (int8: ONNX Runtime only)."""
+    path = _int8_graph(entry) if precision == "int8-onnx" else entry / GRAPH
     try:
         if runtime == "openvino":
             ov = require("openvino", "fast")
@@ -120,10 +116,10 @@ def compile_graph(entry: Path, runtime: str, precision: str, inputs: list[str]) 
                 {"INFERENCE_PRECISION_HINT": _OPENVINO_HINTS[precision]},
             )
             output = compiled.output(0)
-            return Graph(runtime, precision, tuple(inputs), lambda feeds: compiled(feeds)[output])
+            return Graph(runtime, precision, lambda feeds: compiled(feeds)[output])
         ort = require("onnxruntime", "fast")
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        return Graph(runtime, precision, tuple(inputs), lambda feeds: session.run(None, feeds)[0])
+        return Graph(runtime, precision, lambda feeds: session.run(None, feeds)[0])
     except (MissingDependencyError, InvalidInputError):
         raise
     except Exception as err:  # runtime load failures come in library-specific types
@@ -189,13 +185,8 @@ class Tokenizer:
                 for item in texts
             ]
         encodings = self._tokenizer.encode_batch(items)
-        fields = {
-            "input_ids": "ids",
-            "attention_mask": "attention_mask",
-            "token_type_ids": "type_ids",
-        }
         return {
-            name: np.array([getattr(e, fields[name]) for e in encodings], dtype=np.int64)
+            name: np.array([getattr(e, _FIELDS[name]) for e in encodings], dtype=np.int64)
             for name in self._inputs
         }
 
@@ -262,17 +253,17 @@ class _OnnxModel(BlockingModel):
         manifest = read_manifest(entry)
         tokenizer = Tokenizer(entry, manifest)
         precision, reason = self._choose(runtime, manifest)
-        graph = compile_graph(entry, runtime, precision, manifest["inputs"])
+        graph = compile_graph(entry, runtime, precision)
         fidelity = self._fidelity(entry, manifest, graph, tokenizer)
+        if self.precision == "auto" and precision == "bfloat16" and not self._holds(fidelity):
+            precision, reason = "float32", f"auto: bf16 {self._measure} {fidelity:.6f} is off"
+            graph = compile_graph(entry, runtime, precision)
+            fidelity = self._fidelity(entry, manifest, graph, tokenizer)
         if precision == "float32" and not self._holds(fidelity):
             raise BackendError(
                 f"the {runtime} export of {self.spec.name} does not reproduce the torch model "
                 f"({self._measure} {fidelity:.6f}); use backend='sentence-transformers' for it"
             )
-        if self.precision == "auto" and precision == "bfloat16" and not self._holds(fidelity):
-            graph = compile_graph(entry, runtime, "float32", manifest["inputs"])
-            self._fidelity(entry, manifest, graph, tokenizer)
-            precision, reason = "float32", f"auto: bf16 {self._measure} {fidelity:.6f} is off"
         self.entry = entry
         self.plan = PrecisionPlan(self.precision, precision, "cpu", f"{runtime}, {reason}")
         return graph, tokenizer, manifest
@@ -321,33 +312,28 @@ class _OnnxModel(BlockingModel):
 
 
 def _run_batches(
-    graph: Graph,
-    tokenizer: Tokenizer,
-    items: list[Any],
-    batch_size: int,
-    show_progress: bool | None,
-    desc: str,
-    width: int | None = None,
+    graph: Graph, tokenizer: Tokenizer, items: list[Any], batches: Iterable[list[int]]
 ) -> np.ndarray:
-    """The graph's output for every item, in the items' order, batched by length."""
-    key = (
-        (lambda pair: len(pair[0]) + len(pair[1]))
-        if items and isinstance(items[0], tuple)
-        else None
-    )
+    """The graph's output for every item, in the items' order, run batch by batch (each
+    batch a list of positions in ``items``)."""
     out: np.ndarray | None = None
-    for positions in with_progress(sorted_batches(items, batch_size, key=key), show_progress, desc):
+    for positions in batches:
         try:
             array = graph(tokenizer([items[i] for i in positions]))
         except Exception as err:  # runtime failures come in library-specific types
-            raise BackendError(f"{graph.runtime} failed while {desc}: {err}") from err
+            raise BackendError(f"{graph.runtime} failed on {len(positions)} inputs: {err}") from err
         array = array.reshape(len(positions), -1)
         if out is None:
-            out = np.empty((len(items), array.shape[1] if width is None else width), np.float32)
+            out = np.empty((len(items), array.shape[1]), np.float32)
         out[positions] = array
     if out is None:
         raise InvalidInputError("nothing to run")
     return out
+
+
+def _in_order(count: int, size: int = 16) -> list[list[int]]:
+    """Batches of ``size`` positions in order, as the export ran the check pairs in torch."""
+    return [list(range(start, min(start + size, count))) for start in range(0, count, size)]
 
 
 class OnnxTextEmbedder(_OnnxModel, TextEmbedderBase):
@@ -361,7 +347,8 @@ class OnnxTextEmbedder(_OnnxModel, TextEmbedderBase):
         return fidelity >= MIN_COSINE
 
     def _check_outputs(self, graph: Graph, tokenizer: Tokenizer) -> np.ndarray:
-        return _run_batches(graph, tokenizer, fidelity_texts(), 16, False, "checking")
+        texts = fidelity_texts()
+        return _run_batches(graph, tokenizer, texts, sorted_batches(texts, 16))
 
     @staticmethod
     def _compare(outputs: np.ndarray, reference: np.ndarray) -> float:
@@ -377,8 +364,9 @@ class OnnxTextEmbedder(_OnnxModel, TextEmbedderBase):
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         graph, tokenizer, _ = self.loaded
+        batches = sorted_batches(texts, self.batch_size)
         return _run_batches(
-            graph, tokenizer, texts, self.batch_size, self.show_progress, "embedding"
+            graph, tokenizer, texts, with_progress(batches, self.show_progress, "embedding")
         )
 
 
@@ -394,7 +382,8 @@ class OnnxCrossEncoderReranker(_OnnxModel, RerankerBase):
         return fidelity <= MAX_LOGIT_ERROR
 
     def _check_outputs(self, graph: Graph, tokenizer: Tokenizer) -> np.ndarray:
-        return _run_batches(graph, tokenizer, fidelity_pairs(), 16, False, "checking", 1)
+        pairs = fidelity_pairs()
+        return _run_batches(graph, tokenizer, pairs, _in_order(len(pairs)))
 
     @staticmethod
     def _compare(outputs: np.ndarray, reference: np.ndarray) -> float:
@@ -403,7 +392,5 @@ class OnnxCrossEncoderReranker(_OnnxModel, RerankerBase):
     def _score(self, query: str, documents: list[str]) -> np.ndarray:
         graph, tokenizer, _ = self.loaded
         pairs = [(query, document) for document in documents]
-        scores = _run_batches(
-            graph, tokenizer, pairs, self.batch_size, self.show_progress, "reranking", 1
-        )
+        scores = _run_batches(graph, tokenizer, pairs, self._length_batches(documents))
         return scores.reshape(-1).astype(np.float64)
