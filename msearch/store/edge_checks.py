@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import time
 from pathlib import Path
 
 from msearch.errors import StoreError
+from msearch.store.folders import write_json
 
 #: The record beside the shard folder.
 CHECKSUMS = "msearch-checksums.json"
@@ -49,10 +49,7 @@ _PROBE = "import sys, qdrant_edge\nshard = qdrant_edge.EdgeShard.load(sys.argv[1
 
 def record(collection: Path, shard: Path) -> None:
     """Write the checksums of ``shard``'s files (after a clean close)."""
-    files = _describe(shard)
-    temp = collection / (CHECKSUMS + ".tmp")
-    temp.write_text(json.dumps({"files": files}, indent=0) + "\n", encoding="utf-8")
-    os.replace(temp, collection / CHECKSUMS)
+    write_json(collection / CHECKSUMS, {"files": _describe(shard)}, indent=0)
 
 
 def forget(collection: Path) -> None:

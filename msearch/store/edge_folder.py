@@ -21,7 +21,7 @@ from typing import Any
 from msearch.errors import InvalidInputError, StoreError, StoreLockedError
 from msearch.store import edge_checks
 from msearch.store import schema as s
-from msearch.store.folders import EDGE, check_folder, write_marker
+from msearch.store.folders import EDGE, check_folder, write_json, write_marker
 
 COLLECTIONS = "collections"
 RECORD = "msearch.json"
@@ -100,10 +100,7 @@ class EdgeFolder:
         """Remember how many points the collection holds (``None``: a delete is running)."""
         if self.temporary:
             return
-        path = self.directory(name) / COUNT_RECORD
-        temp = path.with_name(COUNT_RECORD + ".tmp")
-        temp.write_text(json.dumps({"points": points}) + "\n", encoding="utf-8")
-        os.replace(temp, path)
+        write_json(self.directory(name) / COUNT_RECORD, {"points": points})
 
     def recorded_count(self, name: str) -> int | None:
         """The count msearch recorded; None when it has none (an interrupted delete, or a
@@ -134,9 +131,7 @@ class EdgeFolder:
             # The record goes first: a crash before the shard exists leaves a collection that
             # does not exist yet (and is created again), never a shard without its record.
             record = {"collection": name, s.METADATA_KEY: schema.as_record()}
-            temp = directory / (RECORD + ".tmp")
-            temp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-            os.replace(temp, directory / RECORD)
+            write_json(directory / RECORD, record, indent=1)
             path = directory / SHARD
             shard = call(self.qe.EdgeShard.create, str(path), config, where=path)
             # Payload indexes on msearch's own keys keep deletes by source/doc_id and

@@ -10,6 +10,7 @@ opening of a folder goes through ``check_folder`` first.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Final, Literal
 
@@ -59,6 +60,14 @@ def check_folder(folder: Path, engine: EngineKind) -> None:
         f'with engine="{found}" (or engine="auto"), or export it to a Qdrant server with '
         "msearch.store.export.export_collection"
     )
+
+
+def write_json(path: Path, data: object, indent: int | None = None) -> None:
+    """Write one of msearch's JSON records whole: beside it first, then renamed over it, so a
+    crash leaves the old record or the new one, never half of one."""
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(json.dumps(data, indent=indent) + "\n", encoding="utf-8")
+    os.replace(temp, path)
 
 
 def write_marker(folder: Path, edge_version: str) -> None:
