@@ -460,8 +460,7 @@ def _query_vector(config: Config, kind: str, query: str) -> Any:
 
 
 def _reranked(config: Config, query: str, hits: list[Hit]) -> list[Hit]:
-    if not config.rerank_model:
-        raise _input_error("--rerank needs a reranker: set models.rerank in msearch.toml")
+    """``hits`` reranked (``search`` has checked that a reranker is configured)."""
     from dataclasses import replace
 
     scored = build_reranker(config).rerank(query, [hit.content or "" for hit in hits])
