@@ -12,8 +12,6 @@ from typing import Any
 
 from msearch.errors import InvalidInputError, MSearchError
 
-BACKENDS = ("sentence-transformers", "infinity", "infinity-server", "flag", "qwen3", "transformers")
-
 #: capability -> backend name -> "module:Class"
 _IMPLEMENTATIONS: dict[str, dict[str, str]] = {
     "text": {
@@ -24,12 +22,15 @@ _IMPLEMENTATIONS: dict[str, dict[str, str]] = {
         "transformers": "msearch.backends.bge:BGEEmbedder",
         "qwen3": "msearch.backends.qwen3:Qwen3TextEmbedder",
         "onnx": "msearch.backends.onnx_runtime:OnnxTextEmbedder",
+        "openai": "msearch.backends.http_servers:OpenAITextEmbedder",
+        "tei": "msearch.backends.http_servers:TEITextEmbedder",
     },
     "sparse": {
         "transformers": "msearch.backends.bge:BGEEmbedder",
         "sentence-transformers": "msearch.backends.sentence_transformers:STSparseEmbedder",
         "bm25": "msearch.lexical:BM25Embedder",
         "flag": "msearch.backends.flag:FlagEmbedder",
+        "tei": "msearch.backends.http_servers:TEISparseEmbedder",
     },
     "rerank": {
         "sentence-transformers": "msearch.backends.sentence_transformers:STCrossEncoderReranker",
@@ -38,6 +39,8 @@ _IMPLEMENTATIONS: dict[str, dict[str, str]] = {
         "flag": "msearch.backends.flag_reranker:FlagReranker",
         "qwen3": "msearch.backends.qwen3_reranker:Qwen3Reranker",
         "onnx": "msearch.backends.onnx_runtime:OnnxCrossEncoderReranker",
+        "openai": "msearch.backends.http_servers:RerankAPIReranker",
+        "tei": "msearch.backends.http_servers:TEIReranker",
     },
     "image": {
         "transformers": "msearch.backends.transformers:TransformersImageEmbedder",

@@ -21,7 +21,9 @@ from tests.support.infinity_server import served_name
 from tests.support.stacks import backends
 from tests.support.tiny_cross_encoder import MAX_LENGTH
 
-BACKENDS = ["flag", "sentence-transformers", "infinity", "infinity-server"]
+#: "openai" is the Cohere/Jina-shape client, pointed at the Infinity server's /rerank (which
+#: answers sorted by score, with probabilities).
+BACKENDS = ["flag", "sentence-transformers", "infinity", "infinity-server", "openai"]
 
 QUERY = "where do cats purr"
 DOCUMENTS = [
@@ -70,9 +72,11 @@ def ranker(request: pytest.FixtureRequest, tiny_cross_encoder: str) -> Iterator[
             raise
         pytest.skip(f"the {backend!r} reranker backend's module is not in this checkout")
     options: dict[str, object] = {"batch_size": 4}
-    if backend == "infinity-server":
+    if backend in ("infinity-server", "openai"):
         options["url"] = request.getfixturevalue("infinity_url")
         options["server_model"] = served_name(tiny_cross_encoder)
+    if backend == "openai":
+        options["truncate"] = "end"  # the in-process backends' behaviour, for the long text
     built = reranker(tiny_cross_encoder, backend, **options)
     assert isinstance(built, RerankerBase)
     yield built

@@ -17,7 +17,8 @@ from msearch.backends.base import TextEmbedder
 from tests.support.infinity_server import free_port, served_name
 from tests.support.stacks import backends
 
-BACKENDS = ["sentence-transformers", "infinity", "infinity-server"]
+#: "openai" is the OpenAI-compatible client, pointed at the Infinity server's /embeddings.
+BACKENDS = ["sentence-transformers", "infinity", "infinity-server", "openai"]
 
 TEXTS = [
     "Qdrant keeps vectors and payloads.",
@@ -36,12 +37,13 @@ def reference(minilm: str) -> SentenceTransformer:
 
 @pytest.fixture(scope="module", params=backends(*BACKENDS))
 def embedder(request: pytest.FixtureRequest, minilm: str) -> TextEmbedder:
-    if request.param == "infinity-server":
-        url = request.getfixturevalue("infinity_url")
-        return text_embedder(
-            minilm, "infinity-server", url=url, server_model=served_name(minilm), batch_size=8
-        )
-    return text_embedder(minilm, request.param, batch_size=8)
+    options: dict[str, object] = {"batch_size": 8}
+    if request.param in ("infinity-server", "openai"):
+        options["url"] = request.getfixturevalue("infinity_url")
+        options["server_model"] = served_name(minilm)
+    if request.param == "openai":
+        options["truncate"] = "end"  # the in-process backends' behaviour, for the long text
+    return text_embedder(minilm, request.param, **options)
 
 
 def assert_same_vectors(actual: np.ndarray, expected: np.ndarray) -> None:

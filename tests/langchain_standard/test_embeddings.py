@@ -51,3 +51,14 @@ class TestMSearchEmbeddingsInfinityServer(TestMSearchEmbeddingsSentenceTransform
         return MSearchEmbeddings(
             model=path, backend="infinity-server", url=infinity_url, server_model=served_name(path)
         )
+
+
+class TestMSearchEmbeddingsOpenAICompatible(TestMSearchEmbeddingsSentenceTransformers):
+    """The OpenAI-compatible client, against the Infinity server's ``/embeddings``."""
+
+    @pytest.fixture
+    def model(self, infinity_url: str) -> MSearchEmbeddings:
+        path = minilm_path()
+        return MSearchEmbeddings(
+            model=path, backend="openai", url=infinity_url, server_model=served_name(path)
+        )
