@@ -7,18 +7,26 @@
 
 Each session installs its own venv under ``.nox/``, checks it with ``pip check``, runs ruff and
 mypy, then pytest. ``tests`` needs ``tests-legacy`` first: its Infinity-server tests start the
-server from the legacy venv, as a user runs one, and query it from today's stack.
-``nox`` runs both; ``nox -s tests-legacy`` one; arguments after ``--`` go to pytest.
+server from the legacy venv, as a user runs one, and query it from today's stack. It also
+needs ``llama-cpp``, which builds llama.cpp's ``llama-server`` (once; later runs reuse it) from
+the llama-cpp-python sdist pinned in constraints.txt, for the tests of the ``openai`` backend
+against it. ``nox`` runs all three; ``nox -s tests-legacy`` one; arguments after ``--`` go to
+pytest.
 """
 
 from __future__ import annotations
 
+import os
+import tarfile
+from pathlib import Path
+
 import nox
 
-nox.options.sessions = ["tests-legacy", "tests"]
+nox.options.sessions = ["tests-legacy", "llama-cpp", "tests"]
 nox.options.error_on_missing_interpreters = True
 
 LEGACY_VENV = ".nox/tests-legacy"
+LLAMA_CPP = ".nox/llama-cpp"
 
 
 def _check_and_test(session: nox.Session, constraints: str, extras: str, stack: str) -> None:
@@ -35,9 +43,36 @@ def tests_legacy(session: nox.Session) -> None:
     _check_and_test(session, "constraints-legacy.txt", "all,legacy,test", "legacy")
 
 
-@nox.session(name="tests", requires=["tests-legacy"])
+@nox.session(name="llama-cpp")
+def llama_cpp(session: nox.Session) -> None:
+    """llama.cpp's server, built with cmake from the source that the pinned llama-cpp-python
+    sdist carries; the converter and gguf-py come from the same source."""
+    root = Path(session.invoked_from) / LLAMA_CPP
+    sdists = root / "sdist"
+    session.run("pip", "download", "--no-deps", "--no-binary", ":all:", "-c", "constraints.txt",
+                "llama-cpp-python", "-d", str(sdists))
+    (sdist,) = sorted(sdists.glob("llama_cpp_python-*.tar.gz"))
+    source = root / sdist.name.removesuffix(".tar.gz")
+    if not source.is_dir():
+        with tarfile.open(sdist) as archive:
+            archive.extractall(root, filter="data")
+    llama = source / "vendor" / "llama.cpp"
+    build = source / "build"
+    if not (build / "bin" / "llama-server").is_file():
+        session.run("cmake", "-S", str(llama), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
+                    "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
+                    "-DLLAMA_BUILD_SERVER=ON", external=True)
+        session.run("cmake", "--build", str(build), "--target", "llama-server",
+                    "-j", str(os.cpu_count() or 2), external=True)
+    (root / "paths").write_text(f"{build / 'bin' / 'llama-server'}\n{llama}\n")
+
+
+@nox.session(name="tests", requires=["tests-legacy", "llama-cpp"])
 def tests(session: nox.Session) -> None:
     """Today's stack: every test but those of the backends that need the legacy one."""
     server = f"{session.invoked_from}/{LEGACY_VENV}/bin/infinity_emb"
     session.env["MSEARCH_TEST_INFINITY_EMB"] = server
+    program, source = (Path(session.invoked_from) / LLAMA_CPP / "paths").read_text().split()
+    session.env["MSEARCH_TEST_LLAMA_SERVER"] = program
+    session.env["MSEARCH_TEST_LLAMA_SOURCE"] = source
     _check_and_test(session, "constraints.txt", "all,test", "default")

@@ -12,6 +12,7 @@ import http.server
 import json
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ class Scripted:
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the http.server name)
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 owner.requests.append((self.path, body, dict(self.headers)))
                 status, answer = owner.reply(self.path, body)
@@ -157,7 +158,7 @@ def test_a_400_fails_at_once_with_the_servers_message(serve) -> None:
         return 400, {"error": "model 'some/model' not found"}
 
     embedder = text_embedder("some/model", "openai", url=serve(refuse).url)
-    with pytest.raises(BackendError, match="HTTP 400.*model 'some/model' not found"):
+    with pytest.raises(BackendError, match=r"HTTP 400.*model 'some/model' not found"):
         embedder.embed_query("x")
     assert len(calls) == 1
 
@@ -315,7 +316,7 @@ def test_tei_is_told_not_to_truncate_when_msearch_checks_lengths(serve, minilm: 
 
 def test_checking_lengths_needs_the_tokenizer_here(serve) -> None:
     url = serve(openai_embeddings).url
-    with pytest.raises(InvalidInputError, match="needs some/model's tokenizer.json"):
+    with pytest.raises(InvalidInputError, match=r"needs some/model's tokenizer\.json"):
         text_embedder("some/model", "openai", url=url, truncate="error")
     with pytest.raises(InvalidInputError, match="truncate='middle'"):
         text_embedder("some/model", "openai", url=url, truncate="middle")
@@ -340,7 +341,6 @@ def test_rerank_pairs_are_cut_from_the_documents_end(serve, tiny_cross_encoder: 
     assert sent[0] == "a" and LONG.startswith(sent[1])
     tokenizer = Tokenizer.from_file(f"{tiny_cross_encoder}/tokenizer.json")
     tokenizer.no_truncation()
-    limit = json.loads(open(f"{tiny_cross_encoder}/tokenizer_config.json").read())[
-        "model_max_length"
-    ]
+    config = Path(tiny_cross_encoder) / "tokenizer_config.json"
+    limit = json.loads(config.read_text())["model_max_length"]
     assert len(tokenizer.encode("where do cats purr", sent[1]).ids) == limit
