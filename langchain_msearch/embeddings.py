@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from msearch.backends.base import TextEmbedder
 from msearch.embeddings import text_embedder
 from msearch.errors import InvalidInputError
+from msearch.secrets import without_secrets
 
 
 class MSearchEmbeddings(BaseModel, Embeddings):
@@ -57,11 +58,11 @@ class MSearchEmbeddings(BaseModel, Embeddings):
         if not chosen:
             raise InvalidInputError(f"{type(self).__name__} needs model=...")
         merged = {**(options or {}), **more_options}
-        fields: dict[str, Any] = {"model": chosen, "options": merged}
+        fields: dict[str, Any] = {"model": chosen, "options": without_secrets(merged)}
         if backend is not None:
             fields["backend"] = backend
         super().__init__(**fields)
-        self._embedder = type(self)._build(self.model, self.backend, **self.options)
+        self._embedder = type(self)._build(self.model, self.backend, **merged)
 
     @property
     def embedder(self) -> TextEmbedder:

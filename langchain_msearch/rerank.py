@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from msearch.backends.base import Reranker, RerankResult
 from msearch.rerank import adapter_reranker
+from msearch.secrets import without_secrets
 
 
 class MSearchReranker(BaseDocumentCompressor):
@@ -63,7 +64,7 @@ class MSearchReranker(BaseDocumentCompressor):
             backend=backend,
             top_n=top_n,
             score_threshold=score_threshold,
-            options=options,
+            options=without_secrets(options),
         )
         self._reranker = built
 

@@ -15,6 +15,7 @@ from msearch.embeddings import text_embedder
 from msearch.errors import InvalidInputError
 from msearch.models import Modality
 from msearch.multimodal import image_embedder, model_modality
+from msearch.secrets import without_secrets
 
 #: LlamaIndex's own batches are cut this large, since msearch sorts and batches by length itself.
 _TEXT_BATCH = 1024
@@ -126,7 +127,7 @@ class MSearchEmbedding(_TextTower, MultiModalEmbedding):
             model_name=model,
             backend=backend,
             modality=kind.value,
-            options=options,
+            options=without_secrets(options),
             query_instruction=query_instruction,
             text_instruction=text_instruction,
             max_length=max_length,

@@ -15,6 +15,7 @@ from pydantic import PrivateAttr
 from llamaindex_msearch.embeddings import _TextTower
 from msearch.backends.base import AudioEmbedder
 from msearch.multimodal import audio_embedder
+from msearch.secrets import without_secrets
 
 
 class MSearchAudioEmbedding(_TextTower):
@@ -43,7 +44,10 @@ class MSearchAudioEmbedding(_TextTower):
         **options: Any,
     ) -> None:
         super().__init__(  # type: ignore[call-arg]  # pydantic fields declared above
-            model_name=model, backend=backend, options=options, embed_batch_size=embed_batch_size
+            model_name=model,
+            backend=backend,
+            options=without_secrets(options),
+            embed_batch_size=embed_batch_size,
         )
         self._embedder = audio_embedder(model, backend, **options)
 

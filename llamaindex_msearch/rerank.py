@@ -13,6 +13,7 @@ from pydantic import Field, PrivateAttr
 from msearch.backends.base import Reranker, RerankResult
 from msearch.errors import InvalidInputError
 from msearch.rerank import adapter_reranker
+from msearch.secrets import without_secrets
 
 RETRIEVAL_SCORE_KEY = "retrieval_score"
 
@@ -73,7 +74,7 @@ class MSearchRerank(BaseNodePostprocessor):
             top_n=top_n,
             score_threshold=score_threshold,
             keep_retrieval_score=keep_retrieval_score,
-            options=options,
+            options=without_secrets(options),
         )
         self._reranker = built
 

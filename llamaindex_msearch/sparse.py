@@ -9,6 +9,7 @@ from llama_index.core.base.embeddings.base_sparse import BaseSparseEmbedding, Sp
 from pydantic import Field, PrivateAttr
 
 from msearch.backends.base import SparseEmbedder
+from msearch.secrets import without_secrets
 from msearch.sparse import sparse_embedder
 
 #: What llama-index's ``QdrantVectorStore`` takes as ``sparse_doc_fn`` / ``sparse_query_fn``.
@@ -50,7 +51,10 @@ class MSearchSparseEmbedding(BaseSparseEmbedding):
         **options: Any,
     ) -> None:
         super().__init__(  # type: ignore[call-arg]  # pydantic fields declared above
-            model_name=model, backend=backend, options=options, embed_batch_size=embed_batch_size
+            model_name=model,
+            backend=backend,
+            options=without_secrets(options),
+            embed_batch_size=embed_batch_size,
         )
         self._embedder = sparse_embedder(model, backend, **options)
 

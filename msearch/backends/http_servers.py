@@ -63,7 +63,7 @@ class _ServerModel:
         chosen = pooling_override(spec)
         if chosen is not None:
             raise InvalidInputError(
-                f"pooling={chosen.value!r}: a {self.label} pools as it was started; msearch "
+                f"pooling={chosen.value!r}: the {self.label} pools as it was started; msearch "
                 "cannot change that from the client"
             )
         base = url or os.environ.get(self.url_env) or self.default_url
@@ -89,20 +89,20 @@ class _ServerModel:
         that misses an input, repeats one or has the wrong count is refused, never guessed at.
         """
         if not isinstance(rows, list) or len(rows) != count:
-            raise self.client.refused(path, rows, f"{count} results with an index each")
+            raise self.client.bad_answer(path, rows, f"{count} results with an index each")
         out: list[Any] = [None] * count
         for row in rows:
             index = row.get("index") if isinstance(row, dict) else None
             if not isinstance(index, int) or not 0 <= index < count or out[index] is not None:
-                raise self.client.refused(path, rows, f"indexes 0..{count - 1}, once each")
+                raise self.client.bad_answer(path, rows, f"indexes 0..{count - 1}, once each")
             if field not in row:
-                raise self.client.refused(path, row, f"a {field!r} in every result")
+                raise self.client.bad_answer(path, row, f"a {field!r} in every result")
             out[index] = row[field]
         return out
 
     def _truncate_field(self) -> dict[str, bool]:
-        """TEI's and Ollama's ``truncate``: off whenever msearch checks lengths itself, so a
-        server started with a smaller limit refuses instead of cutting silently."""
+        """TEI's ``truncate``: off whenever msearch checks lengths itself, so a server started
+        with a smaller limit (or ``--auto-truncate``) refuses instead of cutting silently."""
         return {} if self.inputs.mode == "server" else {"truncate": False}
 
 
@@ -174,7 +174,7 @@ class TEITextEmbedder(_ServerEmbedder, CoroutineModel, TextEmbedderBase):
         payload = {"inputs": texts, "normalize": False, **self._truncate_field()}
         answer = await self.client.post("/embed", payload)
         if not isinstance(answer, list) or len(answer) != len(texts):
-            raise self.client.refused("/embed", answer, f"{len(texts)} vectors")
+            raise self.client.bad_answer("/embed", answer, f"{len(texts)} vectors")
         return answer
 
 
@@ -197,13 +197,13 @@ class TEISparseEmbedder(_ServerModel, CoroutineModel, SparseEmbedderBase):
             payload = {"inputs": batch, **self._truncate_field()}
             answer = await self.client.post("/embed_sparse", payload)
             if not isinstance(answer, list) or len(answer) != len(batch):
-                raise self.client.refused("/embed_sparse", answer, f"{len(batch)} vectors")
+                raise self.client.bad_answer("/embed_sparse", answer, f"{len(batch)} vectors")
             for weights in answer:
                 try:
                     indices = [int(item["index"]) for item in weights]
                     values = [float(item["value"]) for item in weights]
                 except (KeyError, TypeError, ValueError):
-                    raise self.client.refused(
+                    raise self.client.bad_answer(
                         "/embed_sparse", weights, "a list of {index, value}"
                     ) from None
                 out.append(sparse_from_weights(indices, values))

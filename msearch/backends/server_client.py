@@ -52,7 +52,7 @@ class ServerClient:
             self._client = httpx.AsyncClient(base_url=self.url, headers=headers)
         return self._client
 
-    def refused(self, path: str, answer: Any, expected: str) -> BackendError:
+    def bad_answer(self, path: str, answer: Any, expected: str) -> BackendError:
         """The error for an answer of the wrong shape: what came back, and what was expected."""
         return BackendError(
             f"{self.label} at {self.url} answered {path} with {answer!r:.300}; expected {expected}"
@@ -87,7 +87,7 @@ class ServerClient:
                     try:
                         return response.json()
                     except ValueError:
-                        raise self.refused(path, response.text, "JSON") from None
+                        raise self.bad_answer(path, response.text, "JSON") from None
             if attempt < self.max_retries:
                 await asyncio.sleep(
                     max(0.0, min(self.backoff * 2**attempt, deadline - loop.time()))

@@ -344,3 +344,26 @@ def test_rerank_pairs_are_cut_from_the_documents_end(serve, tiny_cross_encoder: 
     config = Path(tiny_cross_encoder) / "tokenizer_config.json"
     limit = json.loads(config.read_text())["model_max_length"]
     assert len(tokenizer.encode("where do cats purr", sent[1]).ids) == limit
+
+
+def test_adapters_pass_the_key_on_but_never_show_or_serialize_it(serve) -> None:
+    from langchain_msearch import MSearchEmbeddings, MSearchReranker
+    from llamaindex_msearch import MSearchEmbedding, MSearchRerank
+
+    server = serve(openai_embeddings)
+    key = {"url": server.url, "api_key": "sk-secret-5678"}
+    built = [
+        MSearchEmbeddings(model="some/model", backend="openai", **key),
+        MSearchEmbedding(model="some/model", backend="openai", **key),
+        MSearchReranker(model="some/reranker", backend="openai", **key),
+        MSearchRerank(model="some/reranker", backend="openai", **key),
+    ]
+    for adapter in built:
+        shown = [repr(adapter), str(adapter), str(adapter.model_dump())]
+        if hasattr(adapter, "to_dict"):
+            shown.append(json.dumps(adapter.to_dict()))
+        assert not any("sk-secret" in text for text in shown), type(adapter).__name__
+        assert adapter.options["url"] == server.url
+    built[0].embed_query("x")
+    built[1].get_query_embedding("x")
+    assert [h["Authorization"] for _, _, h in server.requests] == ["Bearer sk-secret-5678"] * 2
