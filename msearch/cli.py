@@ -159,6 +159,19 @@ def _precision(config: Config, backend: str, setting: str) -> dict[str, Any]:
     return {}
 
 
+#: Backends that reach a server; msearch counts their tokens where the model's tokenizer is here.
+_SERVER_BACKENDS = ("openai", "tei")
+
+
+def _truncation(model: str, backend: str) -> dict[str, Any]:
+    """``truncate="end"`` for a server backend that can count tokens: a chunk after its title
+    line, or a query with a chunk, may pass the model's limit, and the command cuts it there
+    as the in-process backends do, instead of failing the run."""
+    from msearch.backends.token_limit import counted_here
+
+    return {"truncate": "end"} if backend in _SERVER_BACKENDS and counted_here(model) else {}
+
+
 def _auto_backend(model: str, config: Config) -> str:
     """What ``"auto"`` runs ``model`` on: the onnx runtime where it is installed and the model
     is one sentence-transformers runs on the CPU, else the model's own backend."""
@@ -210,6 +223,7 @@ def build_text(config: Config, show_progress: bool | None = None) -> Any:
             show_progress=show_progress,
             **_options(config),
             **_precision(config, backend, "models.text_backend"),
+            **_truncation(config.text_model, backend),
         )
 
     return _built(config, "text", config.text_model, config.text_backend, build)
@@ -224,6 +238,7 @@ def build_reranker(config: Config) -> Any:
             backend,
             **_options(config),
             **_precision(config, backend, "models.rerank_backend"),
+            **_truncation(config.rerank_model, backend),
         )
 
     return _built(config, "rerank", config.rerank_model, config.rerank_backend, build)

@@ -69,6 +69,11 @@ def folder_limit(folder: Path, max_tokens: int | None) -> int | None:
     return min(limits) if limits else None
 
 
+def counted_here(name: str) -> bool:
+    """Whether msearch can count ``name``'s tokens: its tokenizer.json and ``tokenizers``."""
+    return tokenizer_file(name) is not None and importlib.util.find_spec("tokenizers") is not None
+
+
 class TokenLimit:
     """The ``truncate`` option of one server-backed model, applied before each request."""
 
@@ -86,9 +91,7 @@ class TokenLimit:
                     "model's folder, or truncate='server' to leave long inputs to the server"
                 )
             require("tokenizers", "servers")
-        elif importlib.util.find_spec("tokenizers") is None:
-            self._file = None  # nothing to count with: the server decides, as documented
-        self.mode = truncate or ("error" if self._file is not None else "server")
+        self.mode = truncate or ("error" if counted_here(spec.name) else "server")
         self.limit = folder_limit(self._file.parent, spec.max_tokens) if self._file else None
         if self.mode != "server" and self.limit is None:
             raise InvalidInputError(

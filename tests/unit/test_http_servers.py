@@ -367,3 +367,20 @@ def test_adapters_pass_the_key_on_but_never_show_or_serialize_it(serve) -> None:
     built[0].embed_query("x")
     built[1].get_query_embedding("x")
     assert [h["Authorization"] for _, _, h in server.requests] == ["Bearer sk-secret-5678"] * 2
+
+
+def test_the_command_cuts_over_long_inputs_for_a_server_where_it_can_count(
+    minilm: str, tiny_cross_encoder: str, monkeypatch
+) -> None:
+    """A chunk after its title line may pass the model's limit; the command cuts it as the
+    in-process backends do, instead of failing an index run."""
+    from msearch.cli import build_reranker, build_text
+    from msearch.config import Config
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    text = build_text(Config(text_model=minilm, text_backend="openai"))
+    assert text.inputs.mode == "end"
+    ranker = build_reranker(Config(rerank_model=tiny_cross_encoder, rerank_backend="openai"))
+    assert ranker.inputs.mode == "end"
+    unknown = build_text(Config(text_model="some/served-name", text_backend="openai"))
+    assert unknown.inputs.mode == "server"
