@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -40,11 +40,3 @@ def with_progress(
             yield batch
             bar.update(len(batch) if unit_total else 1)  # type: ignore[arg-type]
 
-
-def scatter(results: Iterable[tuple[list[int], Sequence[Any]]], total: int) -> list[Any]:
-    """Put per-batch results back at their original positions."""
-    out: list[Any] = [None] * total
-    for positions, values in results:
-        for position, value in zip(positions, values, strict=True):
-            out[position] = value
-    return out

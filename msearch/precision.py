@@ -102,21 +102,14 @@ def detect_cpu() -> CpuFeatures:
     """This machine's CPU features, read once.
 
     Linux reports them in /proc/cpuinfo. Elsewhere nothing is assumed, so ``auto`` stays on
-    float32: torch's dispatch level (``torch_cpu_capability``) says "AVX512" on CPUs both with
-    and without bf16, so it cannot decide this.
+    float32: torch's dispatch level (``torch.backends.cpu.get_cpu_capability()``) says
+    "AVX512" on CPUs both with and without bf16, so it cannot decide this.
     """
     flags = read_cpu_flags()
     machine = platform.machine()
     if flags is not None:
         return CpuFeatures.from_flags(flags, machine=machine)
     return CpuFeatures(arm64=machine.lower() in ("aarch64", "arm64"))
-
-
-def torch_cpu_capability() -> str:
-    """torch's CPU kernel level ("AVX2", "AVX512", ...), for reports; imports torch."""
-    import torch
-
-    return str(torch.backends.cpu.get_cpu_capability())
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-from typing import Literal
 
 from msearch.errors import InvalidInputError
 from msearch.store.client import MEMORY, Connection, connect, release
@@ -19,7 +18,6 @@ from msearch.store.edge import EdgeEngine, EdgeOptions
 from msearch.store.engine import Engine, SearchWidth
 from msearch.store.folders import CLIENT, EDGE, EngineKind, check_folder, detect
 
-EngineName = Literal["auto", "edge", "qdrant-client"]
 ENGINES = ("auto", EDGE, CLIENT)
 
 

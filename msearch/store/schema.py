@@ -128,9 +128,6 @@ class Schema:
     def dense_size(self, name: str) -> int:
         return self.vectors[name].size
 
-    def merged(self, other: Schema) -> Schema:
-        return Schema({**self.vectors, **other.vectors}, {**self.sparse, **other.sparse})
-
     def as_record(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
@@ -248,6 +245,3 @@ def chunk_id(source: str, chunk: int) -> str:
     """The caller-level id of chunk ``chunk`` of ``source`` (what the folder indexer uses)."""
     return f"{source}#{chunk}"
 
-
-def new_id() -> str:
-    return str(uuid.uuid4())

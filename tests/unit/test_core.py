@@ -5,7 +5,7 @@ import pytest
 
 from msearch.backends import backend_class
 from msearch.backends.base import check_texts, l2_normalize
-from msearch.batching import scatter, sorted_batches
+from msearch.batching import sorted_batches
 from msearch.errors import InvalidInputError
 from msearch.models import ModelSpec, get_spec, register, resolve_spec
 
@@ -35,13 +35,6 @@ def test_sorted_batches_cover_every_item_once_longest_first() -> None:
     batches = sorted_batches(items, 2)
     assert sorted(i for batch in batches for i in batch) == list(range(5))
     assert [len(items[i]) for batch in batches for i in batch] == [10, 7, 5, 3, 1]
-
-
-def test_scatter_restores_order() -> None:
-    items = ["bb", "a", "ccc"]
-    batches = sorted_batches(items, 2)
-    results = [(batch, [items[i].upper() for i in batch]) for batch in batches]
-    assert scatter(results, 3) == ["BB", "A", "CCC"]
 
 
 def test_check_texts_names_the_bad_item() -> None:
