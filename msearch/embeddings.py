@@ -6,7 +6,8 @@ from typing import Any
 
 from msearch.backends import build_backend
 from msearch.backends.base import TextEmbedder
-from msearch.models import ModelSpec, resolve_spec
+from msearch.errors import InvalidInputError
+from msearch.models import Kind, ModelSpec, resolve_spec
 
 _SPEC_FIELDS = {"dim", "max_tokens", "query_prompt", "document_prompt", "default_task", "pooling"}
 
@@ -30,5 +31,10 @@ def text_embedder(
     (384,)
     """
     spec, backend_options = split_spec_options(model, dict(options))
+    if spec.kind is Kind.RERANKER:
+        raise InvalidInputError(
+            f"{model!r} is registered as a reranker, not an embedding model; "
+            "use msearch.rerank.reranker"
+        )
     embedder: TextEmbedder = build_backend("text", backend, spec, backend_options)
     return embedder

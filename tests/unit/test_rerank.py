@@ -44,6 +44,13 @@ def test_an_embedding_model_is_not_a_reranker() -> None:
         reranker("sentence-transformers/all-MiniLM-L6-v2")
 
 
+def test_a_reranker_is_not_an_embedding_model() -> None:
+    from msearch import text_embedder
+
+    with pytest.raises(InvalidInputError, match="registered as a reranker, not an embedding"):
+        text_embedder("cross-encoder/ms-marco-MiniLM-L-6-v2")
+
+
 def test_unknown_backend_lists_the_known_ones(tiny_cross_encoder: str) -> None:
     with pytest.raises(ValueError, match="sentence-transformers"):
         reranker(tiny_cross_encoder, "no-such-backend")
