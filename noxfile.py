@@ -26,7 +26,7 @@ nox.options.sessions = ["tests-legacy", "llama-cpp", "tests"]
 nox.options.error_on_missing_interpreters = True
 
 LEGACY_VENV = ".nox/tests-legacy"
-LLAMA_CPP = ".nox/llama-cpp"
+LLAMA_CPP = ".nox/llama-cpp-build"  # beside the session's venv, which nox recreates
 
 
 def _check_and_test(session: nox.Session, constraints: str, extras: str, stack: str) -> None:
@@ -61,7 +61,7 @@ def llama_cpp(session: nox.Session) -> None:
     if not (build / "bin" / "llama-server").is_file():
         session.run("cmake", "-S", str(llama), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
                     "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
-                    "-DLLAMA_BUILD_SERVER=ON", external=True)
+                    "-DLLAMA_BUILD_SERVER=ON", "-DBUILD_SHARED_LIBS=OFF", external=True)
         session.run("cmake", "--build", str(build), "--target", "llama-server",
                     "-j", str(os.cpu_count() or 2), external=True)
     (root / "paths").write_text(f"{build / 'bin' / 'llama-server'}\n{llama}\n")
