@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from msearch.backends.base import TextEmbedder
 from msearch.embeddings import text_embedder
 from msearch.errors import InvalidInputError
+from msearch.protocols import TextEmbedder
 from msearch.secrets import without_secrets
 
 

@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from langchain_msearch.embeddings import MSearchEmbeddings
-from msearch.backends.base import AudioEmbedder, ImageEmbedder
 from msearch.multimodal import audio_embedder, image_embedder
+from msearch.protocols import AudioEmbedder, ImageEmbedder
 
 
 class MSearchImageEmbeddings(MSearchEmbeddings):

@@ -14,7 +14,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_qdrant import QdrantVectorStore, RetrievalMode, SparseEmbeddings, SparseVector
 from qdrant_client import QdrantClient, models
 
-from msearch.backends.base import SparseEmbedder
+from msearch.protocols import SparseEmbedder
 from msearch.store.client import Connection, own_client
 from msearch.store.embedders import as_sparse_embedder
 

@@ -9,7 +9,8 @@ from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from msearch.backends.base import Reranker, RerankResult
+from msearch.datatypes import RerankResult
+from msearch.protocols import Reranker
 from msearch.rerank import adapter_reranker
 from msearch.secrets import without_secrets
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from langchain_qdrant import SparseEmbeddings, SparseVector
 
-from msearch.backends.base import SparseEmbedder
-from msearch.backends.base import SparseVector as CoreSparseVector
+from msearch.datatypes import SparseVector as CoreSparseVector
+from msearch.protocols import SparseEmbedder
 from msearch.sparse import sparse_embedder
 
 

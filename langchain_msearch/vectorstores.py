@@ -12,8 +12,9 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 from qdrant_client import QdrantClient
 
-from msearch.backends.base import SparseEmbedder, SparseVector
+from msearch.datatypes import SparseVector
 from msearch.errors import InvalidInputError, MSearchError
+from msearch.protocols import SparseEmbedder
 from msearch.store import TEXT, TEXT_SPARSE, Distance, Hit, Store
 from msearch.store.embedders import as_sparse_embedder
 from msearch.store.filters import Filter

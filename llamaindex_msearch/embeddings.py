@@ -10,11 +10,11 @@ from llama_index.core.embeddings.multi_modal_base import MultiModalEmbedding
 from llama_index.core.schema import ImageType
 from pydantic import Field, PrivateAttr
 
-from msearch.backends.base import ImageEmbedder, TextEmbedder
 from msearch.embeddings import text_embedder
 from msearch.errors import InvalidInputError
 from msearch.models import Modality
 from msearch.multimodal import image_embedder, model_modality
+from msearch.protocols import ImageEmbedder, TextEmbedder
 from msearch.secrets import without_secrets
 
 #: LlamaIndex's own batches are cut this large, since msearch sorts and batches by length itself.

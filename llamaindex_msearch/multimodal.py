@@ -13,8 +13,8 @@ from llama_index.core.base.embeddings.base import Embedding
 from pydantic import PrivateAttr
 
 from llamaindex_msearch.embeddings import _TextTower
-from msearch.backends.base import AudioEmbedder
 from msearch.multimodal import audio_embedder
+from msearch.protocols import AudioEmbedder
 from msearch.secrets import without_secrets
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from llama_index.vector_stores.qdrant import QdrantVectorStore
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
-from msearch.backends.base import SparseEmbedder
+from msearch.protocols import SparseEmbedder
 from msearch.store.client import Connection, own_client
 from msearch.store.embedders import as_sparse_embedder
 

@@ -10,8 +10,9 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from pydantic import Field, PrivateAttr
 
-from msearch.backends.base import Reranker, RerankResult
+from msearch.datatypes import RerankResult
 from msearch.errors import InvalidInputError
+from msearch.protocols import Reranker
 from msearch.rerank import adapter_reranker
 from msearch.secrets import without_secrets
 

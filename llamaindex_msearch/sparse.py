@@ -8,7 +8,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base_sparse import BaseSparseEmbedding, SparseEmbedding
 from pydantic import Field, PrivateAttr
 
-from msearch.backends.base import SparseEmbedder
+from msearch.protocols import SparseEmbedder
 from msearch.secrets import without_secrets
 from msearch.sparse import sparse_embedder
 

@@ -31,8 +31,8 @@ from llama_index.core.vector_stores.types import (
 from pydantic import PrivateAttr, ValidationError
 from qdrant_client import QdrantClient, models
 
-from msearch.backends.base import SparseEmbedder
 from msearch.errors import InvalidInputError
+from msearch.protocols import SparseEmbedder
 from msearch.store import IMAGE, TEXT, TEXT_SPARSE, Distance, Hit, Record, Store
 from msearch.store import schema as s
 from msearch.store.embedders import as_sparse_embedder

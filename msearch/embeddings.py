@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from msearch.backends import build_backend
-from msearch.backends.base import TextEmbedder
 from msearch.errors import InvalidInputError
 from msearch.models import Kind, ModelSpec, resolve_spec
+from msearch.protocols import TextEmbedder
 
 _SPEC_FIELDS = {"dim", "max_tokens", "query_prompt", "document_prompt", "default_task", "pooling"}
 

@@ -26,10 +26,10 @@ from typing import Any
 
 from qdrant_client import models
 
-from msearch.backends.base import AudioEmbedder, ImageEmbedder, SparseEmbedder, TextEmbedder
 from msearch.chunking import TokenCounter, approximate_tokens, chunk_stream
 from msearch.crossmodal import AUDIO_SUFFIXES, IMAGE_SUFFIXES, MediaCollection
 from msearch.errors import FileReadError, InvalidInputError, MSearchError
+from msearch.protocols import AudioEmbedder, ImageEmbedder, SparseEmbedder, TextEmbedder
 from msearch.readers import TEXT_SUFFIXES, read_text
 from msearch.store import (
     AUDIO,

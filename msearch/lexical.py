@@ -23,10 +23,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from msearch.backends.base import BlockingModel, SparseVector
+from msearch.backends.base import BlockingModel, SparseEmbedderBase
 from msearch.batching import with_progress
+from msearch.datatypes import SparseVector, sparse_from_weights
 from msearch.models import ModelSpec
-from msearch.sparse import SparseEmbedderBase, sparse_from_weights
 
 #: The model name that selects BM25 (it has no weights).
 BM25 = "bm25"

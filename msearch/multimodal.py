@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from msearch.backends import build_backend
-from msearch.backends.base import AudioEmbedder, ImageEmbedder
 from msearch.embeddings import split_spec_options
 from msearch.models import Modality, resolve_spec
+from msearch.protocols import AudioEmbedder, ImageEmbedder
 
 #: ``model_type`` values (config.json) of the image-text and audio-text model families.
 _FOLDER_MODALITIES = {

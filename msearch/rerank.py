@@ -6,10 +6,10 @@ import dataclasses
 from typing import Any
 
 from msearch.backends import build_backend
-from msearch.backends.base import Reranker
 from msearch.embeddings import split_spec_options
 from msearch.errors import InvalidInputError
 from msearch.models import Kind, get_spec
+from msearch.protocols import Reranker
 
 
 def reranker(model: str, backend: str = "sentence-transformers", **options: Any) -> Reranker:

@@ -1,4 +1,4 @@
-"""Sparse (lexical) embeddings for hybrid search: the shared API and the factory.
+"""Sparse (lexical) embeddings for hybrid search: the factory.
 
 A sparse vector holds a weight per vocabulary token id; Qdrant stores it in a sparse named
 vector and fuses it with the dense one. BGE-M3 (backend ``"transformers"``, or ``"flag"``)
@@ -8,81 +8,14 @@ collection pays for one pass per batch, not two.
 
 from __future__ import annotations
 
-import abc
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from msearch.backends import build_backend
-from msearch.backends.base import (
-    SparseEmbedder,
-    SparseVector,
-    _ModelAPI,
-    check_text,
-    check_texts,
-)
 from msearch.errors import InvalidInputError
 from msearch.models import ModelSpec, registered_models, resolve_spec
+from msearch.protocols import SparseEmbedder
 
-__all__ = ["SparseEmbedderBase", "sparse_embedder", "sparse_from_weights"]
-
-
-class SparseEmbedderBase(_ModelAPI):
-    """The public sparse-embedding API, written once over a backend's ``_encode_sparse``.
-
-    Like ``TextEmbedderBase``, a subclass mixes in ``BlockingModel`` or ``CoroutineModel``,
-    whose ``_sync``/``_async`` give the sync and async methods from one implementation.
-    Empty input gives an empty list; an empty string gives a (possibly empty) vector.
-    """
-
-    def __init__(
-        self, spec: ModelSpec, *, batch_size: int = 32, show_progress: bool | None = None
-    ) -> None:
-        _ModelAPI.__init__(self, spec, batch_size, show_progress)
-
-    @abc.abstractmethod
-    def _encode_sparse(self, texts: list[str]) -> list[SparseVector]:
-        """One sparse vector per document; sync or async per the execution base."""
-
-    def _encode_sparse_queries(self, texts: list[str]) -> list[SparseVector]:
-        """One sparse vector per query: the documents' encoding unless the model has a
-        query side of its own (inference-free SPLADE)."""
-        return self._encode_sparse(texts)
-
-    def embed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]:
-        items = check_texts(texts)
-        if not items:
-            return []
-        return list(self._sync(self._encode_sparse, items))
-
-    def embed_query_sparse(self, text: str) -> SparseVector:
-        return self._sync(self._encode_sparse_queries, [check_text(text)])[0]  # type: ignore[no-any-return]
-
-    async def aembed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]:
-        items = check_texts(texts)
-        if not items:
-            return []
-        return list(await self._async(self._encode_sparse, items))
-
-    async def aembed_query_sparse(self, text: str) -> SparseVector:
-        query = [check_text(text)]
-        return (await self._async(self._encode_sparse_queries, query))[0]  # type: ignore[no-any-return]
-
-
-def sparse_from_weights(token_ids: Sequence[int], weights: Sequence[float]) -> SparseVector:
-    """A sparse vector from per-token weights: each id once, with its largest weight.
-
-    Ids with a weight <= 0 are dropped (they cannot contribute to a dot product match);
-    indices come out sorted, so equal inputs give identical vectors.
-    """
-    best: dict[int, float] = {}
-    for token_id, weight in zip(token_ids, weights, strict=True):
-        if weight > 0 and weight > best.get(token_id, 0.0):
-            best[token_id] = float(weight)
-    indices = np.array(sorted(best), dtype=np.int64)
-    values = np.array([best[i] for i in indices.tolist()], dtype=np.float32)
-    return SparseVector(indices=indices, values=values)
+__all__ = ["sparse_embedder"]
 
 
 def sparse_embedder(model: str, backend: str | None = None, **options: Any) -> SparseEmbedder:

@@ -17,93 +17,18 @@ import asyncio
 import json
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, TypeVar
 
 import numpy as np
 
 from msearch._concurrency import run_on_background_loop, run_sync
 from msearch.batching import sorted_batches, with_progress
+from msearch.datatypes import RerankResult, SparseVector
 from msearch.errors import InvalidInputError, InvalidTypeError
 from msearch.models import ModelSpec
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class SparseVector:
-    """A sparse vector: token ids (``indices``, int64) and their weights (``values``, float32)."""
-
-    indices: np.ndarray
-    values: np.ndarray
-
-    def as_dict(self) -> dict[int, float]:
-        return dict(zip(self.indices.tolist(), self.values.tolist(), strict=True))
-
-
-@dataclass(frozen=True)
-class RerankResult:
-    """One reranked document: its position in the caller's list and its relevance score."""
-
-    index: int
-    score: float
-
-
-@runtime_checkable
-class TextEmbedder(Protocol):
-    spec: ModelSpec
-
-    @property
-    def dim(self) -> int: ...
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    def embed_query(self, text: str) -> np.ndarray: ...
-
-    async def aembed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    async def aembed_query(self, text: str) -> np.ndarray: ...
-
-
-@runtime_checkable
-class SparseEmbedder(Protocol):
-    def embed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]: ...
-
-    def embed_query_sparse(self, text: str) -> SparseVector: ...
-
-    async def aembed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]: ...
-
-    async def aembed_query_sparse(self, text: str) -> SparseVector: ...
-
-
-@runtime_checkable
-class ImageEmbedder(TextEmbedder, Protocol):
-    """Text side (``embed_query``/``embed_documents``) plus images, in one vector space."""
-
-    def embed_images(self, images: Sequence[Any]) -> np.ndarray: ...
-
-    async def aembed_images(self, images: Sequence[Any]) -> np.ndarray: ...
-
-
-@runtime_checkable
-class AudioEmbedder(TextEmbedder, Protocol):
-    """Text side plus audio clips, in one vector space."""
-
-    def embed_audio(self, audios: Sequence[Any]) -> np.ndarray: ...
-
-    async def aembed_audio(self, audios: Sequence[Any]) -> np.ndarray: ...
-
-
-@runtime_checkable
-class Reranker(Protocol):
-    def rerank(
-        self, query: str, documents: Sequence[str], top_n: int | None = None
-    ) -> list[RerankResult]: ...
-
-    async def arerank(
-        self, query: str, documents: Sequence[str], top_n: int | None = None
-    ) -> list[RerankResult]: ...
 
 
 def check_texts(texts: Sequence[str], what: str = "texts") -> list[str]:
@@ -429,3 +354,45 @@ class RerankerBase(_ModelAPI):
             scores = 1.0 / (1.0 + np.exp(-scores))
         order = np.argsort(-scores, kind="stable")[:top_n]
         return [RerankResult(index=int(i), score=float(scores[i])) for i in order]
+
+
+class SparseEmbedderBase(_ModelAPI):
+    """The public sparse-embedding API, written once over a backend's ``_encode_sparse``.
+
+    Like ``TextEmbedderBase``, a subclass mixes in ``BlockingModel`` or ``CoroutineModel``,
+    whose ``_sync``/``_async`` give the sync and async methods from one implementation.
+    Empty input gives an empty list; an empty string gives a (possibly empty) vector.
+    """
+
+    def __init__(
+        self, spec: ModelSpec, *, batch_size: int = 32, show_progress: bool | None = None
+    ) -> None:
+        _ModelAPI.__init__(self, spec, batch_size, show_progress)
+
+    @abc.abstractmethod
+    def _encode_sparse(self, texts: list[str]) -> list[SparseVector]:
+        """One sparse vector per document; sync or async per the execution base."""
+
+    def _encode_sparse_queries(self, texts: list[str]) -> list[SparseVector]:
+        """One sparse vector per query: the documents' encoding unless the model has a
+        query side of its own (inference-free SPLADE)."""
+        return self._encode_sparse(texts)
+
+    def embed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]:
+        items = check_texts(texts)
+        if not items:
+            return []
+        return list(self._sync(self._encode_sparse, items))
+
+    def embed_query_sparse(self, text: str) -> SparseVector:
+        return self._sync(self._encode_sparse_queries, [check_text(text)])[0]  # type: ignore[no-any-return]
+
+    async def aembed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]:
+        items = check_texts(texts)
+        if not items:
+            return []
+        return list(await self._async(self._encode_sparse, items))
+
+    async def aembed_query_sparse(self, text: str) -> SparseVector:
+        query = [check_text(text)]
+        return (await self._async(self._encode_sparse_queries, query))[0]  # type: ignore[no-any-return]

@@ -34,15 +34,15 @@ from msearch._deps import require
 from msearch.backends._loading import locate_model, model_not_found, torch_dtype
 from msearch.backends.base import (
     BlockingModel,
-    SparseVector,
+    SparseEmbedderBase,
     TextEmbedderBase,
     check_text,
     check_texts,
 )
 from msearch.batching import sorted_batches, with_progress
+from msearch.datatypes import SparseVector, sparse_from_weights
 from msearch.errors import BackendError, InvalidInputError, ModelNotFoundError, MSearchError
 from msearch.models import ModelSpec, Pooling
-from msearch.sparse import SparseEmbedderBase, sparse_from_weights
 
 HEADS = ("sparse_linear.pt", "colbert_linear.pt")
 #: How many texts' dense+sparse outputs a loaded BGE-M3 remembers for a following call.

@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from msearch.backends.base import CoroutineModel, RerankerBase, TextEmbedderBase
+from msearch.backends.base import CoroutineModel, RerankerBase, SparseEmbedderBase, TextEmbedderBase
 from msearch.backends.server_client import ServerClient
 from msearch.backends.token_limit import TokenLimit
 from msearch.batching import with_progress
+from msearch.datatypes import sparse_from_weights
 from msearch.errors import BackendError, InvalidInputError
 from msearch.models import ModelSpec, pooling_override
-from msearch.sparse import SparseEmbedderBase, sparse_from_weights
 
 SCORE_SCALES = ("probability", "logit")
 

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from msearch._deps import require
-from msearch.backends.base import RerankerBase, RerankResult, check_text
+from msearch.backends.base import RerankerBase, check_text
 from msearch.backends.qwen3 import _Qwen3Model
+from msearch.datatypes import RerankResult
 from msearch.errors import BackendError, MSearchError
 from msearch.models import ModelSpec
 

@@ -13,15 +13,15 @@ from msearch.backends._loading import input_limit, locate_model, model_not_found
 from msearch.backends.base import (
     BlockingModel,
     RerankerBase,
-    SparseVector,
+    SparseEmbedderBase,
     TextEmbedderBase,
     choose_prompts,
 )
 from msearch.batching import sorted_batches, with_progress
+from msearch.datatypes import SparseVector, sparse_from_weights
 from msearch.errors import BackendError, InvalidInputError, MissingDependencyError, MSearchError
 from msearch.models import ModelSpec, Pooling
 from msearch.precision import PrecisionPlan, merge_dtype, resolve_precision
-from msearch.sparse import SparseEmbedderBase, sparse_from_weights
 
 
 class _STModel(BlockingModel):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from msearch._deps import require
-from msearch.backends.base import SparseVector
+from msearch.datatypes import SparseVector
 from msearch.errors import InvalidInputError, StoreError
 from msearch.store import schema as s
 from msearch.store.edge_filters import to_edge

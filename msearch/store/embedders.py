@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from msearch.backends.base import SparseEmbedder, SparseVector
+from msearch.datatypes import SparseVector
 from msearch.errors import InvalidInputError
+from msearch.protocols import SparseEmbedder
 
 
 def model_id(model: Any) -> str:

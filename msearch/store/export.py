@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from msearch.backends.base import SparseVector
+from msearch.datatypes import SparseVector
 from msearch.errors import InvalidInputError, StoreError
 from msearch.store.engine import Point, QueryVector
 from msearch.store.store import Store

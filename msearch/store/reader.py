@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from msearch.backends.base import SparseVector
+from msearch.datatypes import SparseVector
 from msearch.errors import InvalidInputError, SchemaMismatchError
 from msearch.store import schema as s
 from msearch.store.engine import Engine, Prefetch, StoredPoint

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from msearch.backends.base import SparseVector
+from msearch.datatypes import SparseVector
 from msearch.errors import InvalidInputError
 from msearch.store import schema as s
 

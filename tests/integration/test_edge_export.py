@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
-from msearch.backends.base import SparseVector
+from msearch.datatypes import SparseVector
 from msearch.errors import InvalidInputError, StoreError
 from msearch.store import Record, Schema, SparseSpec, Store, VectorSpec
 from msearch.store.export import export_collection

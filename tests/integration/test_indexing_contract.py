@@ -15,8 +15,8 @@ from langchain_core.documents import Document
 
 from langchain_msearch import MSearchEmbeddings, MSearchVectorStore
 from msearch import text_embedder
-from msearch.backends.base import TextEmbedder
 from msearch.indexing import FolderIndexer, IndexOptions
+from msearch.protocols import TextEmbedder
 from msearch.store import Store
 from msearch.store.filters import own
 

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from msearch import media
-from msearch.backends.base import AudioEmbedder, ImageEmbedder
 from msearch.multimodal import audio_embedder, image_embedder
+from msearch.protocols import AudioEmbedder, ImageEmbedder
 from tests.support.infinity_server import served_name
 from tests.support.media_fixtures import MediaFolder, synth, write_media_folder
 from tests.support.stacks import backends

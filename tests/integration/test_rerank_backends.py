@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from msearch.backends import backend_class
-from msearch.backends.base import RerankerBase, RerankResult
+from msearch.backends.base import RerankerBase
+from msearch.datatypes import RerankResult
 from msearch.errors import BackendError, InvalidInputError
 from msearch.rerank import reranker
 from tests.support.infinity_server import served_name

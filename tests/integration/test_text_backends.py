@@ -13,7 +13,7 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 from msearch import InvalidInputError, ModelNotFoundError, ServerConnectionError, text_embedder
-from msearch.backends.base import TextEmbedder
+from msearch.protocols import TextEmbedder
 from tests.support.infinity_server import free_port, served_name
 from tests.support.stacks import backends
 

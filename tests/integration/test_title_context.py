@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from msearch import text_embedder
-from msearch.backends.base import TextEmbedder
 from msearch.indexing import FolderIndexer, IndexOptions, document_title
+from msearch.protocols import TextEmbedder
 from msearch.store import Store
 
 TITLE = "Kestrel migration notes"

@@ -23,7 +23,7 @@ from langchain_msearch.qdrant import qdrant_vectorstore
 from llamaindex_msearch import MSearchRetriever as LlamaRetriever
 from llamaindex_msearch import MSearchVectorStore as LlamaStore
 from llamaindex_msearch.qdrant import qdrant_vector_store
-from msearch.backends.base import SparseVector
+from msearch.datatypes import SparseVector
 from msearch.errors import SchemaMismatchError
 from msearch.models import ModelSpec
 from msearch.store import Store

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from msearch import text_embedder
-from msearch.backends.base import TextEmbedder
 from msearch.chunking import chunk_stream
 from msearch.indexing import FolderIndexer, IndexOptions, IndexSummary
+from msearch.protocols import TextEmbedder
 from msearch.store import Record, Store
 from msearch.store.filters import own
 from tests.reliability._mode import soak, within

@@ -8,9 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from msearch.backends.base import Reranker, RerankerBase
+from msearch.backends.base import RerankerBase
 from msearch.errors import InvalidInputError, ModelNotFoundError, ServerConnectionError
 from msearch.models import Kind, get_spec
+from msearch.protocols import Reranker
 from msearch.rerank import reranker
 from tests.support.infinity_server import free_port
 from tests.support.stacks import backends

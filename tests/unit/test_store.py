@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from qdrant_client import QdrantClient, models
 
-from msearch.backends.base import SparseVector
+from msearch.datatypes import SparseVector
 from msearch.errors import InvalidInputError, SchemaMismatchError
 from msearch.store import Record, Schema, SparseSpec, Store, VectorSpec, point_id
 from msearch.store.filters import own

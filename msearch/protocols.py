@@ -1,0 +1,73 @@
+"""What the rest of msearch and the framework adapters rely on from a model: the protocols.
+
+``TextEmbedder``, ``SparseEmbedder``, ``ImageEmbedder``, ``AudioEmbedder`` and ``Reranker``
+are structural: every backend satisfies them through the public bases in
+``msearch.backends.base``, and the store and the adapters use them without importing a
+backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from msearch.datatypes import RerankResult, SparseVector
+from msearch.models import ModelSpec
+
+
+@runtime_checkable
+class TextEmbedder(Protocol):
+    spec: ModelSpec
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+    async def aembed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    async def aembed_query(self, text: str) -> np.ndarray: ...
+
+
+@runtime_checkable
+class SparseEmbedder(Protocol):
+    def embed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]: ...
+
+    def embed_query_sparse(self, text: str) -> SparseVector: ...
+
+    async def aembed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]: ...
+
+    async def aembed_query_sparse(self, text: str) -> SparseVector: ...
+
+
+@runtime_checkable
+class ImageEmbedder(TextEmbedder, Protocol):
+    """Text side (``embed_query``/``embed_documents``) plus images, in one vector space."""
+
+    def embed_images(self, images: Sequence[Any]) -> np.ndarray: ...
+
+    async def aembed_images(self, images: Sequence[Any]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class AudioEmbedder(TextEmbedder, Protocol):
+    """Text side plus audio clips, in one vector space."""
+
+    def embed_audio(self, audios: Sequence[Any]) -> np.ndarray: ...
+
+    async def aembed_audio(self, audios: Sequence[Any]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    def rerank(
+        self, query: str, documents: Sequence[str], top_n: int | None = None
+    ) -> list[RerankResult]: ...
+
+    async def arerank(
+        self, query: str, documents: Sequence[str], top_n: int | None = None
+    ) -> list[RerankResult]: ...
