@@ -6,8 +6,9 @@
   (sentence-transformers 3, transformers 4.57, numpy 1), pinned by ``constraints-legacy.txt``.
 
 Each session installs its own venv under ``.nox/``, checks it with ``pip check``, runs ruff and
-mypy, then pytest. ``tests`` needs ``tests-legacy`` first: its Infinity-server tests start the
-server from the legacy venv, as a user runs one, and query it from today's stack. It also
+mypy (and, in ``tests``, ``lint-imports``: the layer contracts in pyproject.toml), then
+pytest. ``tests`` needs ``tests-legacy`` first: its Infinity-server tests start the server
+from the legacy venv, as a user runs one, and query it from today's stack. It also
 needs ``llama-cpp``, which builds llama.cpp's ``llama-server`` (once; later runs reuse it) from
 the llama-cpp-python sdist pinned in constraints.txt, for the tests of the ``openai`` backend
 against it. ``nox`` runs all three; ``nox -s tests-legacy`` one; arguments after ``--`` go to
@@ -29,11 +30,15 @@ LEGACY_VENV = ".nox/tests-legacy"
 LLAMA_CPP = ".nox/llama-cpp-build"  # beside the session's venv, which nox recreates
 
 
-def _check_and_test(session: nox.Session, constraints: str, extras: str, stack: str) -> None:
-    session.install("-c", constraints, "-e", f".[{extras}]")
+def _check_and_test(
+    session: nox.Session, constraints: str, extras: str, stack: str, *tools: str
+) -> None:
+    session.install("-c", constraints, "-e", f".[{extras}]", *tools)
     session.run("pip", "check")
     session.run("ruff", "check", ".")
     session.run("mypy")
+    if "import-linter" in tools:
+        session.run("lint-imports")
     session.run("pytest", *session.posargs, env={"MSEARCH_TEST_STACK": stack})
 
 
@@ -75,4 +80,6 @@ def tests(session: nox.Session) -> None:
     program, source = (Path(session.invoked_from) / LLAMA_CPP / "paths").read_text().split()
     session.env["MSEARCH_TEST_LLAMA_SERVER"] = program
     session.env["MSEARCH_TEST_LLAMA_SOURCE"] = source
-    _check_and_test(session, "constraints.txt", "all,test", "default")
+    # The layer contracts (pyproject.toml) are about the source, so one stack checks them;
+    # import-linter needs a newer click than the legacy stack pins.
+    _check_and_test(session, "constraints.txt", "all,test", "default", "import-linter")

@@ -13,17 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from msearch.backends._loading import locate_model
-from msearch.backends.export_cache import build_entry, entry_path, local_model_folder
 from msearch.errors import BackendError
-from msearch.models import ModelSpec
 
 logger = logging.getLogger(__name__)
 
@@ -59,39 +55,6 @@ def fidelity_pairs(count: int = 32) -> list[tuple[str, str]]:
     """Query-passage pairs for checking cross-encoder exports."""
     texts = fidelity_texts(count + 8)
     return [(texts[i % 8 + count][:80], texts[i]) for i in range(count)]
-
-
-def exported_entry(
-    name: str,
-    kind: str,
-    *,
-    spec: ModelSpec,
-    cache_dir: str | os.PathLike[str] | None = None,
-    trust_remote_code: bool = False,
-    announce: bool = True,
-) -> Path:
-    """The cache entry of ``name`` exported as ``kind``, exporting it (with torch) if missing;
-    ``announce`` says so on stderr first, since a large model takes minutes."""
-    source = local_model_folder(locate_model(name))
-    pooling = spec.pooling.value if spec.pooling else None
-    key = "-".join(str(part) for part in (kind, f"v{FORMAT}", pooling, spec.max_tokens) if part)
-    entry = entry_path(source, key, cache_dir)
-    if (entry / MANIFEST).is_file():
-        return entry
-    if announce:
-        print(
-            f"msearch: exporting {name} for the onnx backend (once; kept in {entry.parent})",
-            file=sys.stderr,
-        )
-
-    def export(staging: Path) -> None:
-        from msearch.backends import onnx_export
-
-        onnx_export.export(
-            source, staging, kind, spec, trust_remote_code=trust_remote_code, quiet=not announce
-        )
-
-    return build_entry(entry, MANIFEST, export)
 
 
 def read_manifest(entry: Path) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from msearch._deps import require
-from msearch.backends._loading import input_limit, model_not_found
+from msearch.backends._loading import input_limit, locate_model, model_not_found
 from msearch.backends.base import choose_prompts
+from msearch.backends.export_cache import build_entry, entry_path, local_model_folder
 from msearch.backends.onnx_entry import (
     CROSS_ENCODER,
     EMBEDDER,
@@ -242,3 +245,32 @@ def _padding(tokenizer: Any) -> dict[str, Any]:
 
 def _versions(*modules: Any) -> dict[str, str]:
     return {module.__name__: str(module.__version__) for module in modules}
+
+
+def exported_entry(
+    name: str,
+    kind: str,
+    *,
+    spec: ModelSpec,
+    cache_dir: str | os.PathLike[str] | None = None,
+    trust_remote_code: bool = False,
+    announce: bool = True,
+) -> Path:
+    """The cache entry of ``name`` exported as ``kind``, exporting it (with torch) if missing;
+    ``announce`` says so on stderr first, since a large model takes minutes."""
+    source = local_model_folder(locate_model(name))
+    pooling = spec.pooling.value if spec.pooling else None
+    key = "-".join(str(part) for part in (kind, f"v{FORMAT}", pooling, spec.max_tokens) if part)
+    entry = entry_path(source, key, cache_dir)
+    if (entry / MANIFEST).is_file():
+        return entry
+    if announce:
+        print(
+            f"msearch: exporting {name} for the onnx backend (once; kept in {entry.parent})",
+            file=sys.stderr,
+        )
+
+    def make(staging: Path) -> None:
+        export(source, staging, kind, spec, trust_remote_code=trust_remote_code, quiet=not announce)
+
+    return build_entry(entry, MANIFEST, make)

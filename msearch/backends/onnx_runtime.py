@@ -55,12 +55,12 @@ from msearch.backends.onnx_entry import (
     GRAPH,
     INT8_GRAPH,
     REFERENCE,
-    exported_entry,
     fidelity_pairs,
     fidelity_texts,
     read_manifest,
     record_fidelity,
 )
+from msearch.backends.onnx_export import exported_entry
 from msearch.batching import sorted_batches, with_progress
 from msearch.errors import BackendError, InvalidInputError, MissingDependencyError
 from msearch.models import ModelSpec
