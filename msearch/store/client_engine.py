@@ -19,6 +19,7 @@ from msearch.store.engine import (
     QueryVector,
     SearchWidth,
     StoredPoint,
+    check_payload_index_kind,
     native_vector,
     stored_point,
 )
@@ -215,6 +216,18 @@ class ClientEngine:
         )
         return [_stored(record) for record in records], (
             None if next_offset is None else str(next_offset)
+        )
+
+    def optimize(self, name: str) -> bool:
+        return False  # a server indexes on its own; qdrant-client's local mode searches exactly
+
+    def flush(self, name: str) -> None:
+        pass  # a server persists on its own; the local mode writes through
+
+    def create_payload_index(self, name: str, field: str, kind: str) -> None:
+        check_payload_index_kind(kind)
+        self._call(
+            self.client.create_payload_index, name, field, models.PayloadSchemaType(kind)
         )
 
     def close(self) -> None:

@@ -42,6 +42,7 @@ from msearch.store.engine import (
     Prefetch,
     QueryVector,
     StoredPoint,
+    check_payload_index_kind,
     native_vector,
     stored_point,
 )
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 else:
     from msearch.store import qdrant_models as models
 
-PAYLOAD_INDEX_TYPES = ("keyword", "integer", "float", "bool", "datetime", "uuid", "text", "geo")
 
 
 @dataclass(frozen=True)
@@ -250,10 +250,8 @@ class EdgeEngine:
         self._open().changing(name)
         call(shard.flush)
 
-    def create_payload_index(self, name: str, field: str, kind: str = "keyword") -> None:
-        """Index a payload field (a path as stored, e.g. ``metadata.lang``) for fast filters."""
-        if kind not in PAYLOAD_INDEX_TYPES:
-            raise InvalidInputError(f"payload index kind must be one of {PAYLOAD_INDEX_TYPES}")
+    def create_payload_index(self, name: str, field: str, kind: str) -> None:
+        check_payload_index_kind(kind)
         schema_type = getattr(self.qe.PayloadSchemaType, kind.capitalize())
         self._update(name, self.qe.UpdateOperation.create_field_index(field, schema_type))
 

@@ -82,6 +82,15 @@ class SearchWidth:
 
 
 
+#: The payload index kinds both engines build.
+PAYLOAD_INDEX_TYPES = ("keyword", "integer", "float", "bool", "datetime", "uuid", "text", "geo")
+
+
+def check_payload_index_kind(kind: str) -> None:
+    if kind not in PAYLOAD_INDEX_TYPES:
+        raise InvalidInputError(f"payload index kind must be one of {PAYLOAD_INDEX_TYPES}")
+
+
 class Engine(Protocol):
     def collection_exists(self, name: str) -> bool: ...
 
@@ -136,6 +145,18 @@ class Engine(Protocol):
     def scroll(
         self, name: str, filter: models.Filter | None, limit: int, offset: str | None
     ) -> tuple[list[StoredPoint], str | None]: ...
+
+    def optimize(self, name: str) -> bool:
+        """Build the search indexes now; True if anything changed (False: it indexes itself)."""
+        ...
+
+    def flush(self, name: str) -> None:
+        """Persist pending writes now (a no-op where every write is persisted already)."""
+        ...
+
+    def create_payload_index(self, name: str, field: str, kind: str) -> None:
+        """Index a payload field (a path as stored, e.g. ``metadata.lang``) for fast filters."""
+        ...
 
     def close(self) -> None: ...
 

@@ -229,24 +229,18 @@ class Store(StoreReader):
         Qdrant Edge writes new points into a plain segment that is searched exactly; call this
         once a bulk load is done. Engines that index on their own return False.
         """
-        optimize = getattr(self.engine, "optimize", None)
-        return bool(optimize(self.collection)) if optimize and self._exists() else False
+        return self._exists() and self.engine.optimize(self.collection)
 
     def flush(self) -> None:
         """Persist pending writes now (they are in the write-ahead log already)."""
-        flush = getattr(self.engine, "flush", None)
-        if flush is not None and self._exists():
-            flush(self.collection)
+        if self._exists():
+            self.engine.flush(self.collection)
 
     def index_payload(self, key: str, kind: str = "keyword") -> None:
         """Index a metadata key (or msearch's own ``source``, ``doc_id`` ...) for fast filters."""
         field = key if key in s.PAYLOAD_KEYS else f"{s.METADATA}.{key}"
         self._require_schema()
-        create = getattr(self.engine, "create_payload_index", None)
-        if create is not None:
-            create(self.collection, field, kind)
-        elif self.client is not None:
-            self.client.create_payload_index(self.collection, field, models.PayloadSchemaType(kind))
+        self.engine.create_payload_index(self.collection, field, kind)
 
     # -- lifetime ------------------------------------------------------------------
     def close(self) -> None:

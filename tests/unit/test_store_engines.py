@@ -94,6 +94,30 @@ def test_empty_and_missing_collection(engine: str) -> None:
             s.upsert([Record(id="x", vectors={"text": [1.0]})])
 
 
+def test_payload_indexes_and_persisting_on_both_engines(engine: str) -> None:
+    """index_payload, optimize and flush go through the engine (its lock and its errors) on
+    both engines, and a kind neither builds is refused by name."""
+    with Store("indexed", Schema({"text": VectorSpec(2)}), location=":memory:", engine=engine) as s:
+        s.upsert(
+            [
+                Record(id="a", vectors={"text": [1.0, 0.0]}, metadata={"lang": "en"}),
+                Record(id="b", vectors={"text": [0.9, 0.1]}, metadata={"lang": "fr"}),
+            ]
+        )
+        s.index_payload("lang")
+        s.index_payload("source")
+        hits = s.query("text", [1.0, 0.0], k=2, filter={"lang": "fr"})
+        assert [h.id for h in hits] == ["b"]
+        with pytest.raises(InvalidInputError, match="payload index kind must be one of"):
+            s.index_payload("lang", "colour")
+        if engine == "edge":
+            indexed = s.engine.payload_indexes("indexed")  # type: ignore[attr-defined]
+            assert {"metadata.lang", "source"} <= set(indexed)
+        assert s.optimize() is False  # two points: nothing to build on either engine
+        s.flush()
+        assert s.count() == 2
+
+
 def test_both_engines_answer_alike(tmp_path: Path) -> None:
     """Same points, same queries: the same ids, scores and fused scores on both engines."""
     stores = [Store("same", SCHEMA, path=tmp_path / name, engine=name) for name in ENGINES]
