@@ -14,9 +14,9 @@ from langchain_core.embeddings import Embeddings
 from langchain_qdrant import QdrantVectorStore, RetrievalMode, SparseEmbeddings, SparseVector
 from qdrant_client import QdrantClient, models
 
+from msearch.adapters.models import as_sparse_embedder
 from msearch.protocols import SparseEmbedder
 from msearch.store.client import Connection, own_client
-from msearch.store.embedders import as_sparse_embedder
 
 
 def qdrant_vectorstore(

@@ -13,16 +13,16 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from langchain_msearch.vectorstores import MSearchVectorStore
-from msearch.errors import InvalidInputError
-from msearch.hits import check_group_by, fetch_size, result_metadata, results
-from msearch.store import Hit
-from msearch.store.text import (
+from msearch.adapters.text import (
     arerank_hits,
     as_reranker,
     check_mode,
     check_options,
     rerank_hits,
 )
+from msearch.errors import InvalidInputError
+from msearch.hits import check_group_by, fetch_size, result_metadata, results
+from msearch.store import Hit
 
 
 class MSearchRetriever(BaseRetriever):

@@ -12,13 +12,8 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 from qdrant_client import QdrantClient
 
-from msearch.datatypes import SparseVector
-from msearch.errors import InvalidInputError, MSearchError
-from msearch.protocols import SparseEmbedder
-from msearch.store import TEXT, TEXT_SPARSE, Distance, Hit, Store
-from msearch.store.embedders import as_sparse_embedder
-from msearch.store.filters import Filter
-from msearch.store.text import (
+from msearch.adapters.models import as_sparse_embedder
+from msearch.adapters.text import (
     adopt_or_open_store,
     check_mode,
     check_options,
@@ -28,6 +23,11 @@ from msearch.store.text import (
     text_records,
     text_schema,
 )
+from msearch.datatypes import SparseVector
+from msearch.errors import InvalidInputError, MSearchError
+from msearch.protocols import SparseEmbedder
+from msearch.store import TEXT, TEXT_SPARSE, Distance, Hit, Store
+from msearch.store.filters import Filter
 
 #: The keyword options the text searches take beside ``k`` and ``filter``.
 _SEARCH = ("mode", "fusion", "score_threshold")

@@ -15,9 +15,9 @@ from typing import Any
 from llama_index.vector_stores.qdrant import QdrantVectorStore
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
+from msearch.adapters.models import as_sparse_embedder
 from msearch.protocols import SparseEmbedder
 from msearch.store.client import Connection, own_client
-from msearch.store.embedders import as_sparse_embedder
 
 SparseFn = Callable[[list[str]], tuple[list[list[int]], list[list[float]]]]
 

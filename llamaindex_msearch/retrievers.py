@@ -10,10 +10,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import MetadataFilters
 
 from llamaindex_msearch.vector_store import MSearchVectorStore, to_node, to_qdrant_filter
-from msearch.errors import InvalidInputError
-from msearch.hits import check_group_by, fetch_size, result_metadata, results
-from msearch.store import Hit
-from msearch.store.text import (
+from msearch.adapters.text import (
     MODES,
     arerank_hits,
     as_reranker,
@@ -23,6 +20,9 @@ from msearch.store.text import (
     rerank_hits,
     search,
 )
+from msearch.errors import InvalidInputError
+from msearch.hits import check_group_by, fetch_size, result_metadata, results
+from msearch.store import Hit
 
 #: What LlamaIndex's BaseRetriever itself takes.
 _BASE_OPTIONS = ("callback_manager", "object_map", "objects", "verbose")

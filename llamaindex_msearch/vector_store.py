@@ -31,13 +31,8 @@ from llama_index.core.vector_stores.types import (
 from pydantic import PrivateAttr, ValidationError
 from qdrant_client import QdrantClient, models
 
-from msearch.errors import InvalidInputError
-from msearch.protocols import SparseEmbedder
-from msearch.store import IMAGE, TEXT, TEXT_SPARSE, Distance, Hit, Record, Store
-from msearch.store import schema as s
-from msearch.store.embedders import as_sparse_embedder
-from msearch.store.filters import merge, own
-from msearch.store.text import (
+from msearch.adapters.models import as_sparse_embedder
+from msearch.adapters.text import (
     adopt_or_open_store,
     check_query_model,
     prepare_texts,
@@ -45,6 +40,11 @@ from msearch.store.text import (
     text_records,
     text_schema,
 )
+from msearch.errors import InvalidInputError
+from msearch.protocols import SparseEmbedder
+from msearch.store import IMAGE, TEXT, TEXT_SPARSE, Distance, Hit, Record, Store
+from msearch.store import schema as s
+from msearch.store.filters import merge, own
 
 _MODES = {
     VectorStoreQueryMode.DEFAULT: "dense",

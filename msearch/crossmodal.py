@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from msearch import media
+from msearch.adapters.models import model_id
 from msearch.errors import InvalidInputError, MediaError
 from msearch.protocols import AudioEmbedder, ImageEmbedder, TextEmbedder
 from msearch.store import AUDIO, IMAGE, TEXT, Distance, Hit, Record, Schema, Store, VectorSpec
-from msearch.store.embedders import model_id
 from msearch.store.schema import chunk_id
 
 log = logging.getLogger(__name__)

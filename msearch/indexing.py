@@ -26,6 +26,7 @@ from typing import Any
 
 from qdrant_client import models
 
+from msearch.adapters.models import model_id
 from msearch.chunking import TokenCounter, approximate_tokens, chunk_stream
 from msearch.crossmodal import AUDIO_SUFFIXES, IMAGE_SUFFIXES, MediaCollection
 from msearch.errors import FileReadError, InvalidInputError, MSearchError
@@ -45,7 +46,6 @@ from msearch.store import (
     chunk_id,
 )
 from msearch.store import schema as s
-from msearch.store.embedders import model_id
 from msearch.store.filters import merge, own
 
 logger = logging.getLogger(__name__)

@@ -71,3 +71,13 @@ class Reranker(Protocol):
     async def arerank(
         self, query: str, documents: Sequence[str], top_n: int | None = None
     ) -> list[RerankResult]: ...
+
+
+@runtime_checkable
+class WrapsModel(Protocol):
+    """A framework adapter around an msearch model (``MSearchEmbeddings``, ``MSearchEmbedding``,
+    ``MSearchSparseEmbeddings`` ...): ``embedder`` is the msearch model underneath, which the
+    store records by name and uses directly."""
+
+    @property
+    def embedder(self) -> Any: ...

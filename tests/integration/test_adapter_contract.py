@@ -23,9 +23,9 @@ from langchain_msearch import MSearchEmbeddings, MSearchReranker, MSearchRetriev
 from langchain_msearch import MSearchVectorStore as LangChainStore
 from llamaindex_msearch import MSearchEmbedding, MSearchRerank
 from llamaindex_msearch import MSearchVectorStore as LlamaStore
+from msearch.adapters.text import text_schema
 from msearch.errors import InvalidInputError, SchemaMismatchError
 from msearch.store import Record, Store
-from msearch.store.text import text_schema
 from tests.integration.test_vectorstore_hybrid import CORPUS, QUERY, HandDense, HandSparse
 
 TEXTS = [

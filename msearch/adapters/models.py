@@ -1,7 +1,8 @@
 """What the store records about the models that fill it, and sparse models of any framework.
 
 The framework adapters hand the store whatever embeddings object the user gave: msearch's
-own, a LangChain ``Embeddings`` or a LlamaIndex ``BaseEmbedding``. ``model_id`` names it for
+own, an msearch adapter (``WrapsModel``: its ``embedder`` is msearch's model), a LangChain
+``Embeddings`` or a LlamaIndex ``BaseEmbedding``. ``model_id`` names it for
 the collection's record; ``as_sparse_embedder`` turns any sparse model (msearch's, a
 langchain-qdrant ``SparseEmbeddings``, a LlamaIndex ``BaseSparseEmbedding``) into msearch's
 ``SparseEmbedder`` protocol.
@@ -16,7 +17,7 @@ import numpy as np
 
 from msearch.datatypes import SparseVector
 from msearch.errors import InvalidInputError
-from msearch.protocols import SparseEmbedder
+from msearch.protocols import SparseEmbedder, WrapsModel
 
 
 def model_id(model: Any) -> str:
@@ -25,12 +26,13 @@ def model_id(model: Any) -> str:
     A foreign object's ``model`` or ``model_name`` string is appended, so two OpenAI models,
     say, are told apart.
     """
-    model = getattr(model, "wrapped", model)
-    for candidate in (model, getattr(model, "embedder", None), getattr(model, "_embedder", None)):
-        spec = getattr(candidate, "spec", None)
-        name = getattr(spec, "name", None)
-        if isinstance(name, str) and name:
-            return name
+    if isinstance(model, _Wrapper):
+        model = model.wrapped
+    core = model.embedder if isinstance(model, WrapsModel) else model
+    spec = getattr(core, "spec", None)
+    name = getattr(spec, "name", None)
+    if isinstance(name, str) and name:
+        return name
     label = type(model).__name__
     for attribute in ("model", "model_name"):
         value = getattr(model, attribute, None)
@@ -41,9 +43,9 @@ def model_id(model: Any) -> str:
 
 def as_sparse_embedder(model: Any) -> SparseEmbedder:
     """msearch's SparseEmbedder for ``model``, or a TypeError naming what is accepted."""
-    for candidate in (model, getattr(model, "embedder", None), getattr(model, "_embedder", None)):
-        if candidate is not None and isinstance(candidate, SparseEmbedder):
-            return candidate
+    core = model.embedder if isinstance(model, WrapsModel) else model
+    if isinstance(core, SparseEmbedder):
+        return core
     if hasattr(model, "get_text_embedding_batch") and hasattr(model, "get_query_embedding"):
         return _LlamaIndexSparse(model)
     if hasattr(model, "embed_documents") and hasattr(model, "embed_query"):
@@ -69,11 +71,15 @@ def to_sparse(value: Any) -> SparseVector:
     return SparseVector(np.asarray(keys, dtype=np.int64), np.asarray(weights, dtype=np.float32))
 
 
-class _LangChainSparse:
-    """A langchain-qdrant ``SparseEmbeddings`` seen as msearch's SparseEmbedder."""
+class _Wrapper:
+    """A foreign sparse model seen as msearch's SparseEmbedder; ``wrapped`` is that model."""
 
     def __init__(self, model: Any) -> None:
         self.wrapped = model
+
+
+class _LangChainSparse(_Wrapper):
+    """A langchain-qdrant ``SparseEmbeddings`` seen as msearch's SparseEmbedder."""
 
     def embed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]:
         return [to_sparse(v) for v in self.wrapped.embed_documents(list(texts))] if texts else []
@@ -90,11 +96,8 @@ class _LangChainSparse:
         return to_sparse(await self.wrapped.aembed_query(text))
 
 
-class _LlamaIndexSparse:
+class _LlamaIndexSparse(_Wrapper):
     """A LlamaIndex ``BaseSparseEmbedding`` seen as msearch's SparseEmbedder."""
-
-    def __init__(self, model: Any) -> None:
-        self.wrapped = model
 
     def embed_documents_sparse(self, texts: Sequence[str]) -> list[SparseVector]:
         if not texts:

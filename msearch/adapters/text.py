@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from msearch.adapters.models import model_id
 from msearch.datatypes import SparseVector
 from msearch.errors import InvalidInputError, SchemaMismatchError
 from msearch.protocols import SparseEmbedder
 from msearch.store import schema as s
-from msearch.store.embedders import model_id
 from msearch.store.filters import Filter
 from msearch.store.records import Hit, Record
 from msearch.store.store import Store
