@@ -14,19 +14,18 @@ result back to its input by the ``index`` the server returns, never by its posit
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from msearch.backends.base import CoroutineModel, RerankerBase, SparseEmbedderBase, TextEmbedderBase
-from msearch.backends.server_client import ServerClient
+from msearch.backends.server_client import server_options
 from msearch.backends.token_limit import TokenLimit
 from msearch.batching import with_progress
 from msearch.datatypes import sparse_from_weights
 from msearch.errors import BackendError, InvalidInputError
-from msearch.models import ModelSpec, pooling_override
+from msearch.models import ModelSpec
 
 SCORE_SCALES = ("probability", "logit")
 
@@ -39,7 +38,6 @@ class _ServerModel:
     ``--served-model-name``, Ollama's tag ...); it defaults to the spec's name.
     """
 
-    backend: str
     label: str
     url_env: str
     key_env: str
@@ -60,20 +58,17 @@ class _ServerModel:
         **options: Any,
     ) -> None:
         super().__init__(spec, **options)  # type: ignore[call-arg]
-        chosen = pooling_override(spec)
-        if chosen is not None:
-            raise InvalidInputError(
-                f"pooling={chosen.value!r}: the {self.label} pools as it was started; msearch "
-                "cannot change that from the client"
-            )
-        base = url or os.environ.get(self.url_env) or self.default_url
-        if not base:
-            raise InvalidInputError(
-                f"the {self.backend!r} backend needs url= (or ${self.url_env}): the server's "
-                "base URL, such as http://localhost:8000/v1"
-            )
-        key = api_key if api_key is not None else os.environ.get(self.key_env)
-        self.client = ServerClient(self.label, base, key, timeout, max_retries)
+        self.client = server_options(
+            spec,
+            self.label,
+            url=url,
+            url_env=self.url_env,
+            default_url=self.default_url,
+            api_key=api_key,
+            key_env=self.key_env,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
         self.server_model = server_model or spec.name
         self.inputs = TokenLimit(spec, truncate)
 
@@ -145,7 +140,6 @@ class OpenAITextEmbedder(_ServerEmbedder, CoroutineModel, TextEmbedderBase):
     (1024,)
     """
 
-    backend = "openai"
     label = "OpenAI-compatible server"
     url_env = "OPENAI_BASE_URL"
     key_env = "OPENAI_API_KEY"
@@ -164,7 +158,6 @@ class TEITextEmbedder(_ServerEmbedder, CoroutineModel, TextEmbedderBase):
     ``--api-key``) to ``$TEI_API_KEY``. TEI serves one model, so ``server_model`` is not sent.
     """
 
-    backend = "tei"
     label = "TEI server"
     url_env = "TEI_URL"
     key_env = "TEI_API_KEY"
@@ -184,7 +177,6 @@ class TEISparseEmbedder(_ServerModel, CoroutineModel, SparseEmbedderBase):
     Queries and documents are encoded alike, as the server does.
     """
 
-    backend = "tei"
     label = "TEI server"
     url_env = "TEI_URL"
     key_env = "TEI_API_KEY"
@@ -233,7 +225,6 @@ class RerankAPIReranker(_ServerReranker, CoroutineModel, RerankerBase):
     0..1 is an error naming the option.
     """
 
-    backend = "openai"
     label = "rerank server"
     url_env = "OPENAI_BASE_URL"
     key_env = "OPENAI_API_KEY"
@@ -273,7 +264,6 @@ class RerankAPIReranker(_ServerReranker, CoroutineModel, RerankerBase):
 class TEIReranker(_ServerReranker, CoroutineModel, RerankerBase):
     """Reranking with a cross-encoder on TEI's ``/rerank``, asked for raw logits."""
 
-    backend = "tei"
     label = "TEI server"
     url_env = "TEI_URL"
     key_env = "TEI_API_KEY"

@@ -1,12 +1,12 @@
 """The ``"infinity-server"`` backend: an Infinity REST server, reached with httpx.
 
-``ServerClient`` does the HTTP work (retries, deadline, key); sync callers go through
-msearch's background loop.
+``ServerClient`` (``server_client``) does the HTTP work (retries, deadline, key); sync callers
+go through msearch's background loop. ``url`` defaults to ``$INFINITY_URL`` or
+``http://localhost:7997``, ``api_key`` to ``$INFINITY_API_KEY``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,46 +15,13 @@ import numpy as np
 from msearch import media
 from msearch.backends.base import CoroutineModel, RerankerBase, TextEmbedderBase
 from msearch.backends.media_base import AudioEmbedderBase, ImageEmbedderBase
-from msearch.backends.server_client import ServerClient
+from msearch.backends.server_client import server_options
 from msearch.backends.transformers import LocalSiglipText
 from msearch.batching import with_progress
-from msearch.errors import BackendError, InvalidInputError
-from msearch.models import ModelSpec, pooling_override
+from msearch.errors import BackendError
+from msearch.models import ModelSpec
 
 DEFAULT_URL = "http://localhost:7997"
-
-
-class InfinityServerClient(ServerClient):
-    """A small async client for an Infinity server's ``/embeddings`` and ``/rerank``.
-
-    ``url`` defaults to ``$INFINITY_URL`` or ``http://localhost:7997``; ``api_key`` to
-    ``$INFINITY_API_KEY``.
-    """
-
-    def __init__(
-        self,
-        url: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 3,
-        backoff: float = 0.25,
-    ) -> None:
-        super().__init__(
-            "Infinity server",
-            url or os.environ.get("INFINITY_URL") or DEFAULT_URL,
-            api_key if api_key is not None else os.environ.get("INFINITY_API_KEY"),
-            timeout,
-            max_retries,
-            backoff,
-        )
-
-    async def embed(self, model: str, inputs: list[str], modality: str = "text") -> np.ndarray:
-        answer = await self.post(
-            "/embeddings",
-            {"model": model, "input": inputs, "encoding_format": "float", "modality": modality},
-        )
-        rows = sorted(answer["data"], key=lambda row: row["index"])
-        return np.asarray([row["embedding"] for row in rows], dtype=np.float32)
 
 
 class _InfinityServerModel:
@@ -80,13 +47,17 @@ class _InfinityServerModel:
         **options: Any,
     ) -> None:
         super().__init__(spec, **options)  # type: ignore[call-arg]
-        chosen = pooling_override(spec)
-        if chosen is not None:
-            raise InvalidInputError(
-                f"pooling={chosen.value!r}: an Infinity server pools as it was started "
-                "(its --pooling-method); msearch cannot change that from the client"
-            )
-        self.client = InfinityServerClient(url, api_key, timeout, max_retries)
+        self.client = server_options(
+            spec,
+            "Infinity server",
+            url=url,
+            url_env="INFINITY_URL",
+            default_url=DEFAULT_URL,
+            api_key=api_key,
+            key_env="INFINITY_API_KEY",
+            timeout=timeout,
+            max_retries=max_retries,
+        )
         self.server_model = server_model or spec.name
 
 
@@ -97,12 +68,21 @@ class _InfinityServerEmbedder(_InfinityServerModel):
     _encode: Callable[[list[str]], Awaitable[np.ndarray]]
 
     async def _request(self, inputs: list[str], modality: str, size: int, desc: str) -> np.ndarray:
-        starts = list(range(0, len(inputs), size))
-        parts = [
-            await self.client.embed(self.server_model, inputs[start : start + size], modality)
-            for start in with_progress(starts, self.show_progress, desc)
-        ]
-        return np.concatenate(parts)
+        rows: list[Any] = []
+        for start in with_progress(list(range(0, len(inputs), size)), self.show_progress, desc):
+            part = inputs[start : start + size]
+            payload = {
+                "model": self.server_model,
+                "input": part,
+                "encoding_format": "float",
+                "modality": modality,
+            }
+            answer = await self.client.post("/embeddings", payload)
+            data = answer.get("data") if isinstance(answer, dict) else None
+            if not isinstance(data, list) or len(data) != len(part):
+                raise self.client.bad_answer("/embeddings", answer, f"{len(part)} vectors")
+            rows.extend(row["embedding"] for row in sorted(data, key=lambda row: row["index"]))
+        return np.asarray(rows, dtype=np.float32)
 
     def _model_dim(self) -> int:
         return int(self._sync(self._encode, ["dimension probe"]).shape[1])

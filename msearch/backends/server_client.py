@@ -9,11 +9,18 @@ as a bearer token and never appears in a repr or an error.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import httpx
 
-from msearch.errors import BackendError, BackendTimeoutError, ServerConnectionError
+from msearch.errors import (
+    BackendError,
+    BackendTimeoutError,
+    InvalidInputError,
+    ServerConnectionError,
+)
+from msearch.models import ModelSpec, pooling_override
 
 _RETRYABLE_ERRORS = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError)
 
@@ -96,3 +103,34 @@ class ServerClient:
             f"{self.label} at {self.url} could not serve {path} after "
             f"{self.max_retries + 1} attempt(s) within {self.timeout:g} s: {problem}"
         )
+
+
+def server_options(
+    spec: ModelSpec,
+    label: str,
+    *,
+    url: str | None,
+    url_env: str,
+    default_url: str,
+    api_key: str | None,
+    key_env: str,
+    timeout: float,
+    max_retries: int,
+) -> ServerClient:
+    """The client of a server-backed model: ``url`` or ``$url_env`` or ``default_url`` (an
+    error naming both where there is none), the key or ``$key_env``. A ``pooling`` the caller
+    chose is refused: a server pools as it was started."""
+    chosen = pooling_override(spec)
+    if chosen is not None:
+        raise InvalidInputError(
+            f"pooling={chosen.value!r}: the {label} pools as it was started; msearch cannot "
+            "change that from the client"
+        )
+    base = url or os.environ.get(url_env) or default_url
+    if not base:
+        raise InvalidInputError(
+            f"this backend needs url= (or ${url_env}): the {label}'s base URL, such as "
+            "http://localhost:8000/v1"
+        )
+    key = api_key if api_key is not None else os.environ.get(key_env)
+    return ServerClient(label, base, key, timeout, max_retries)
