@@ -71,7 +71,11 @@ def folder_limit(folder: Path, max_tokens: int | None) -> int | None:
 
 def counted_here(name: str) -> bool:
     """Whether msearch can count ``name``'s tokens: its tokenizer.json and ``tokenizers``."""
-    return tokenizer_file(name) is not None and importlib.util.find_spec("tokenizers") is not None
+    return _countable(tokenizer_file(name))
+
+
+def _countable(file: Path | None) -> bool:
+    return file is not None and importlib.util.find_spec("tokenizers") is not None
 
 
 class TokenLimit:
@@ -91,7 +95,7 @@ class TokenLimit:
                     "model's folder, or truncate='server' to leave long inputs to the server"
                 )
             require("tokenizers", "servers")
-        self.mode = truncate or ("error" if counted_here(spec.name) else "server")
+        self.mode = truncate or ("error" if _countable(self._file) else "server")
         self.limit = folder_limit(self._file.parent, spec.max_tokens) if self._file else None
         if self.mode != "server" and self.limit is None:
             raise InvalidInputError(
