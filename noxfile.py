@@ -66,7 +66,9 @@ def llama_cpp(session: nox.Session) -> None:
     if not (build / "bin" / "llama-server").is_file():
         session.run("cmake", "-S", str(llama), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
                     "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
-                    "-DLLAMA_BUILD_SERVER=ON", "-DBUILD_SHARED_LIBS=OFF", external=True)
+                    "-DLLAMA_BUILD_SERVER=ON", "-DBUILD_SHARED_LIBS=OFF",
+                    "-DLLAMA_USE_PREBUILT_UI=OFF",  # no web UI fetched from the HF hub
+                    external=True)
         session.run("cmake", "--build", str(build), "--target", "llama-server",
                     "-j", str(os.cpu_count() or 2), external=True)
     (root / "paths").write_text(f"{build / 'bin' / 'llama-server'}\n{llama}\n")
