@@ -1,4 +1,4 @@
-"""The values that cross msearch's layers: sparse vectors and rerank results.
+"""The values that cross msearch's layers: sparse vectors, rerank results and transcripts.
 
 A leaf module: it imports nothing of msearch's, so the backends, the store and the adapters
 all import it, and none of them needs another for these types.
@@ -29,6 +29,30 @@ class RerankResult:
 
     index: int
     score: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One stretch of speech: its text and where it lies in the media, in seconds."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What was said in one recording: its segments in time order, the spoken language and
+    the recording's length in seconds."""
+
+    source: str
+    language: str
+    duration: float
+    segments: tuple[Segment, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(segment.text for segment in self.segments)
 
 
 def sparse_from_weights(token_ids: Sequence[int], weights: Sequence[float]) -> SparseVector:

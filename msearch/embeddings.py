@@ -31,10 +31,22 @@ def text_embedder(
     (384,)
     """
     spec, backend_options = split_spec_options(model, dict(options))
-    if spec.kind is Kind.RERANKER:
-        raise InvalidInputError(
-            f"{model!r} is registered as a reranker, not an embedding model; "
-            "use msearch.rerank.reranker"
-        )
+    check_embedding_model(spec)
     embedder: TextEmbedder = build_backend("text", backend, spec, backend_options)
     return embedder
+
+
+#: Where to go for a registered model that embeds nothing.
+_OTHER_KINDS = {
+    Kind.RERANKER: "msearch.rerank.reranker",
+    Kind.TRANSCRIBER: "msearch.speech.transcriber",
+}
+
+
+def check_embedding_model(spec: ModelSpec) -> None:
+    """Refuse a model registered as a reranker or a transcriber, saying which factory it needs."""
+    if spec.kind is not Kind.EMBEDDING:
+        raise InvalidInputError(
+            f"{spec.name!r} is registered as a {spec.kind.value}, not an embedding model; "
+            f"use {_OTHER_KINDS[spec.kind]}"
+        )

