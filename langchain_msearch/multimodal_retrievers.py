@@ -102,7 +102,7 @@ class MSearchImageRetriever(_MediaRetriever):
 class MSearchAudioRetriever(_MediaRetriever):
     """Audio windows by text (text->audio) or by example clip (audio->audio).
 
-    Each Document is one window of a clip; ``metadata`` has ``start_s`` and ``end_s``.
+    Each Document is one window of a clip; ``metadata`` has ``start`` and ``end``.
 
     Example:
         .. code-block:: python

@@ -2,8 +2,9 @@
 
 A ``QueryBundle`` with ``image_path`` asks for similar images; otherwise ``query_str`` is text,
 always (even one that names a file). ``similar_to`` takes an example image or clip.
-Image hits come back as ``ImageNode``s, audio hits as ``Node``s whose ``audio_resource``
-points at the clip, each with its score.
+Image hits come back as ``ImageNode``s, a video's frames and audio hits as ``Node``s whose
+``video_resource`` or ``audio_resource`` points at the file, each with its score and, for
+frames and windows, ``start``/``end`` seconds in the metadata.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from llama_index.core.schema import ImageNode, MediaResource, Node, NodeWithScor
 
 from msearch.crossmodal import MediaCollection
 from msearch.hits import result_metadata
-from msearch.store import Hit, Store
+from msearch.store import VIDEO, Hit, Store
 
 
 def _metadata(hit: Hit) -> dict[str, Any]:
@@ -25,6 +26,16 @@ def _metadata(hit: Hit) -> dict[str, Any]:
 
 
 def to_image_node(hit: Hit) -> NodeWithScore:
+    """An ``ImageNode`` for an image; for a video's frame (``modality="video"``), a ``Node``
+    whose ``video_resource`` is the video, the frame's ``start``/``end`` in its metadata."""
+    if hit.modality == VIDEO:
+        frame = Node(
+            id_=hit.id,
+            video_resource=MediaResource(path=Path(hit.source)) if hit.source else None,
+            text_resource=MediaResource(text=hit.content or ""),
+        )
+        frame.metadata = _metadata(hit)
+        return NodeWithScore(node=frame, score=hit.score)
     node = ImageNode(
         id_=hit.id, text=hit.content or "", image_path=hit.source, metadata=_metadata(hit)
     )
@@ -89,7 +100,7 @@ class MSearchImageRetriever(BaseRetriever):
 class MSearchAudioRetriever(BaseRetriever):
     """Audio windows by text or by example clip, as scored ``Node``s with ``audio_resource``.
 
-    Window times are in each node's metadata (``start_s``, ``end_s``). ``similar_to`` takes
+    Window times are in each node's metadata (``start``, ``end``, in seconds). ``similar_to`` takes
     an example clip in any form (path, bytes, ``(array, sample_rate)``).
 
     Example:

@@ -12,9 +12,24 @@ from typing import Any
 
 from msearch.backends._loading import is_local
 from msearch.config import Config, load_config
-from msearch.errors import BackendError, MissingDependencyError, MSearchError
+from msearch.errors import (
+    BackendError,
+    MissingDependencyError,
+    ModelNotFoundError,
+    MSearchError,
+)
 from msearch.hits import fetch_size, results
-from msearch.store import AUDIO, IMAGE, TEXT, TEXT_SPARSE, Hit, Store, default_path
+from msearch.store import (
+    AUDIO,
+    IMAGE,
+    SPEECH,
+    TEXT,
+    TEXT_SPARSE,
+    VIDEO,
+    Hit,
+    Store,
+    default_path,
+)
 
 MODALITIES = ("text", "image", "audio", "all")
 
@@ -298,10 +313,37 @@ def build_media(
     return embedder, None
 
 
+def build_speech(
+    config: Config, needed: bool, show_progress: bool | None = None
+) -> tuple[Any, str | None]:
+    """The transcriber, and why it is unavailable (None when it is ready, or not ``needed``:
+    no recordings or videos are there to transcribe)."""
+    if not config.speech_model:
+        return None, "no speech model configured"
+    if not needed:
+        return None, None
+    from msearch.speech import transcriber
+
+    options: dict[str, Any] = {
+        "allow_download": config.allow_download,
+        "show_progress": show_progress,
+    }
+    if config.device:
+        options["device"] = config.device
+    made = transcriber(config.speech_model, config.speech_backend, **options)
+    try:
+        made.check()  # a missing library or model is said now, once, not for every file
+    except (MissingDependencyError, ModelNotFoundError) as err:
+        said = str(err)  # index's per-file lines leave out reasons that start with a kind
+        return None, said if said.startswith("speech") else f"speech model unavailable: {said}"
+    return made, None
+
+
 def _index(args: argparse.Namespace, config: Config) -> int:
     from msearch.chunking import model_token_counter
     from msearch.crossmodal import AUDIO_SUFFIXES, IMAGE_SUFFIXES
     from msearch.indexing import FolderIndexer, IndexOptions
+    from msearch.video import VIDEO_SUFFIXES, FrameSampling
 
     root = Path(args.path).expanduser()
     if not root.exists():
@@ -313,16 +355,30 @@ def _index(args: argparse.Namespace, config: Config) -> int:
         os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
         if "transformers" in sys.modules:
             sys.modules["transformers"].utils.logging.disable_progress_bar()
-    image, image_missing = build_media(config, IMAGE, bool(suffixes & IMAGE_SUFFIXES), bars)
-    audio, audio_missing = build_media(config, AUDIO, bool(suffixes & AUDIO_SUFFIXES), bars)
+    videos = bool(suffixes & VIDEO_SUFFIXES)
+    recordings = videos or bool(suffixes & AUDIO_SUFFIXES)
+    pictures = videos or bool(suffixes & IMAGE_SUFFIXES)
+    image, image_missing = build_media(config, IMAGE, pictures, bars)
+    audio, audio_missing = build_media(config, AUDIO, recordings, bars)
+    speech, speech_missing = build_speech(config, recordings, bars)
     unavailable = {
         kind: reason
-        for kind, reason in ((IMAGE, image_missing), (AUDIO, audio_missing))
+        for kind, reason in (
+            (IMAGE, image_missing),
+            (AUDIO, audio_missing),
+            (SPEECH, speech_missing),
+        )
         if reason is not None
     }
+    needed = {
+        IMAGE: ("image files and video frames", pictures),
+        AUDIO: ("sound windows of audio and video files", recordings),
+        SPEECH: ("transcripts of audio and video files", recordings),
+    }
     for kind, reason in unavailable.items():
-        if bool(suffixes & (IMAGE_SUFFIXES if kind == IMAGE else AUDIO_SUFFIXES)):
-            print(f"skipping {kind} files: {reason}")
+        what, present = needed[kind]
+        if present:
+            print(f"no {what}: {reason}")
     text = build_text(config, bars)
     with open_store(config) as store:
         sparse = build_sparse(config, store, bars)
@@ -337,12 +393,15 @@ def _index(args: argparse.Namespace, config: Config) -> int:
             sparse=sparse,
             image=image,
             audio=audio,
+            speech=speech,
             unavailable=unavailable,
             count_tokens=model_token_counter(config.text_model, config.text_backend),
             options=IndexOptions(
                 chunk_tokens=config.chunk_tokens,
                 chunk_overlap=config.chunk_overlap,
                 max_file_bytes=config.max_file_bytes,
+                max_media_bytes=config.max_media_bytes,
+                frames=FrameSampling(every_s=config.frame_every_s),
                 follow_links=config.follow_links,
                 title_context=config.title_context,
                 batch_size=config.batch_size,
@@ -386,8 +445,8 @@ def _search(args: argparse.Namespace, config: Config) -> int:
         snippet = " ".join((hit.content or "").split())[:100]
         more = f"  (+{matches - 1} more matching)" if matches and matches > 1 else ""
         print(
-            f"{rank:2d}. {hit.score:.3f}  [{hit.modality}] {_shown(hit.source)}{more}\n"
-            f"    {snippet}"
+            f"{rank:2d}. {hit.score:.3f}  [{hit.modality}] {_shown(hit.source)}{_when(hit)}"
+            f"{more}\n    {snippet}"
         )
     return 0
 
@@ -485,11 +544,11 @@ def _reranked(config: Config, query: str, hits: list[Hit]) -> list[Hit]:
 def _models(args: argparse.Namespace, config: Config) -> int:
     from msearch.models import registered_models
 
-    print(f"{'model':45s} {'kind':9s} {'modality':8s} {'dim':>5s}  local")
+    print(f"{'model':45s} {'kind':11s} {'modality':8s} {'dim':>5s}  local")
     for spec in registered_models():
         found = is_local(spec.name)
         dim, local = str(spec.dim or "?"), "yes" if found else "no"
-        print(f"{spec.name:45s} {spec.kind:9s} {spec.modality:8s} {dim:>5s}  {local}")
+        print(f"{spec.name:45s} {spec.kind:11s} {spec.modality:8s} {dim:>5s}  {local}")
     return 0
 
 
@@ -555,8 +614,10 @@ def _info(args: argparse.Namespace, config: Config) -> int:
             print(f"  files: {checked}")
         from msearch.store.filters import own
 
+        # the modalities whose points each named vector holds (a video's frames are images)
+        on_vector = {TEXT: [TEXT, SPEECH], IMAGE: [IMAGE, VIDEO], AUDIO: [AUDIO]}
         for name, spec in sorted(schema.vectors.items()):
-            held = store.count(own(modality=name)) if name in (TEXT, IMAGE, AUDIO) else None
+            held = store.count(own(modality=on_vector[name])) if name in on_vector else None
             count = "" if held is None else f", {held} points"
             absent = "" if not spec.model or is_local(spec.model) else " (not on this machine)"
             described = f"{spec.size} dims, {spec.distance}, model {spec.model}"
@@ -591,6 +652,16 @@ def _as_json(hit: Hit, matches: int | None) -> dict[str, Any]:
         "matches": matches,
         "metadata": hit.metadata,
     }
+
+
+def _when(hit: Hit) -> str:
+    """`` @ 0:12-0:18`` for a hit with a place in a recording or video, else nothing."""
+    start, end = hit.metadata.get("start"), hit.metadata.get("end")
+    if not isinstance(start, int | float) or not isinstance(end, int | float):
+        return ""
+    from msearch.speech import timestamp
+
+    return f" @ {timestamp(start)}-{timestamp(end)}"
 
 
 def _shown(source: str | None) -> str:

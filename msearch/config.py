@@ -13,6 +13,7 @@ An example ``msearch.toml``::
     text_backend = "auto"  # the onnx runtime where installed, else "sentence-transformers"
     image = "openai/clip-vit-base-patch32"
     audio = "laion/clap-htsat-unfused"
+    speech = "Systran/faster-whisper-tiny.en"  # transcribes recordings; "" turns speech off
     sparse = ""            # "": BM25 for a new store, else the store's own; "none"; "BAAI/bge-m3"
     rerank = ""            # e.g. "BAAI/bge-reranker-v2-m3" (rerank_backend = "auto" too)
     device = "cpu"
@@ -31,6 +32,8 @@ An example ``msearch.toml``::
     chunk_tokens = 200
     chunk_overlap = 40
     max_file_bytes = 52428800
+    max_media_bytes = 4294967296  # recordings and videos, read a piece at a time
+    frame_every_s = 10      # a video frame at least this often (and one per scene change)
     follow_links = false    # true: also index what links to places outside the folder point at
     title_context = true    # embed chunks after their document's first line (text shown: as is)
 """
@@ -55,6 +58,8 @@ class Config:
     image_backend: str = "transformers"
     audio_model: str = "laion/clap-htsat-unfused"
     audio_backend: str = "transformers"
+    speech_model: str = "Systran/faster-whisper-tiny.en"
+    speech_backend: str = "faster-whisper"
     sparse_model: str = ""
     sparse_backend: str = ""  # "": the sparse model's own (bm25 -> "bm25", else "transformers")
     rerank_model: str = ""
@@ -70,6 +75,8 @@ class Config:
     chunk_tokens: int = 200
     chunk_overlap: int = 40
     max_file_bytes: int = 50 * 1024 * 1024
+    max_media_bytes: int = 4 * 1024**3
+    frame_every_s: int = 10
     follow_links: bool = False
     title_context: bool = True
     allow_download: bool = False
@@ -83,6 +90,8 @@ _FILE_KEYS = {
     ("models", "image_backend"): "image_backend",
     ("models", "audio"): "audio_model",
     ("models", "audio_backend"): "audio_backend",
+    ("models", "speech"): "speech_model",
+    ("models", "speech_backend"): "speech_backend",
     ("models", "sparse"): "sparse_model",
     ("models", "sparse_backend"): "sparse_backend",
     ("models", "rerank"): "rerank_model",
@@ -98,6 +107,8 @@ _FILE_KEYS = {
     ("index", "chunk_tokens"): "chunk_tokens",
     ("index", "chunk_overlap"): "chunk_overlap",
     ("index", "max_file_bytes"): "max_file_bytes",
+    ("index", "max_media_bytes"): "max_media_bytes",
+    ("index", "frame_every_s"): "frame_every_s",
     ("index", "follow_links"): "follow_links",
     ("index", "title_context"): "title_context",
     ("models", "allow_download"): "allow_download",

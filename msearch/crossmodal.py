@@ -2,7 +2,7 @@
 
 ``MediaCollection`` sits on a ``Store`` and the embedders of each modality. Images become one
 point each on the ``image`` named vector; audio becomes one point per fixed window on the
-``audio`` named vector, with the window's ``start_s``/``end_s`` in its metadata; text written
+``audio`` named vector, with the window's ``start``/``end`` in its metadata; text written
 by the text adapters lives on ``text`` in the same collection.
 
 Cross-modal search (``search``) embeds the text query once per model (the text model for
@@ -175,7 +175,7 @@ class MediaCollection:
         metadatas: Sequence[Mapping[str, Any]] | None = None,
         skip_errors: bool = True,
     ) -> IndexReport:
-        """Embed and store audio, one point per fixed window (``start_s``/``end_s`` in metadata).
+        """Embed and store audio, one point per fixed window (``start``/``end`` in metadata).
 
         A clip's points have ids ``"<id>#<window>"``, where ``<id>`` is the caller's id, else
         the file's path, else a hash of the samples. A clip from a file or URL has it as
@@ -219,8 +219,8 @@ class MediaCollection:
                         content=source or window.source,
                         metadata={
                             **_cited(_pick(metadatas, position), source, index),
-                            "start_s": window.start,
-                            "end_s": window.end,
+                            "start": window.start,
+                            "end": window.end,
                         },
                         source=source,
                         modality=AUDIO,

@@ -19,24 +19,34 @@ import hashlib
 import logging
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from qdrant_client import models
 
+from msearch import media as media_module
 from msearch.adapters.models import model_id
 from msearch.chunking import TokenCounter, approximate_tokens, chunk_stream
 from msearch.crossmodal import AUDIO_SUFFIXES, IMAGE_SUFFIXES, MediaCollection
 from msearch.errors import FileReadError, InvalidInputError, MSearchError
-from msearch.protocols import AudioEmbedder, ImageEmbedder, SparseEmbedder, TextEmbedder
+from msearch.protocols import (
+    AudioEmbedder,
+    ImageEmbedder,
+    SparseEmbedder,
+    TextEmbedder,
+    Transcriber,
+)
 from msearch.readers import TEXT_SUFFIXES, read_text
+from msearch.speech import speech_chunks, timestamp
 from msearch.store import (
     AUDIO,
     IMAGE,
+    SPEECH,
     TEXT,
     TEXT_SPARSE,
+    VIDEO,
     Distance,
     Record,
     Schema,
@@ -47,8 +57,17 @@ from msearch.store import (
 )
 from msearch.store import schema as s
 from msearch.store.filters import merge, own
+from msearch.video import VIDEO_SUFFIXES, FrameSampling, video_frames
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: The part of the indexer that reads a video's frames (points of modality ``VIDEO``), beside
+#: ``IMAGE`` (image files), ``AUDIO`` (sound windows) and ``SPEECH`` (transcripts).
+FRAMES = "frames"
+#: The parts that read a file of each kind, and the model each part needs.
+FILE_PARTS = {IMAGE: (IMAGE,), AUDIO: (AUDIO, SPEECH), VIDEO: (FRAMES, AUDIO, SPEECH)}
+_MODEL_OF = {IMAGE: IMAGE, FRAMES: IMAGE, AUDIO: AUDIO, SPEECH: SPEECH}
 
 
 def _has(key: str) -> models.Filter:
@@ -69,13 +88,16 @@ class IndexSummary:
     removed: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    #: Seconds of audio and video indexed in this run.
+    media_s: float = 0.0
 
     def line(self) -> str:
         """The counts of this run, and how many files the store holds after it (a run that
         resumes an interrupted one counts the files done before as unchanged)."""
         held = len(self.indexed) + len(self.unchanged)
+        media = f", {timestamp(self.media_s)} of audio and video" if self.media_s else ""
         return (
-            f"indexed {len(self.indexed)}, unchanged {len(self.unchanged)}, "
+            f"indexed {len(self.indexed)}{media}, unchanged {len(self.unchanged)}, "
             f"removed {len(self.removed)}, skipped {len(self.skipped)}, failed {len(self.failed)}"
             f"; {held} file{'' if held == 1 else 's'} in the store"
         )
@@ -86,6 +108,8 @@ class IndexOptions:
     chunk_tokens: int = 200
     chunk_overlap: int = 40
     max_file_bytes: int = 50 * 1024 * 1024
+    #: Recordings and videos are read a piece at a time, so they may be far larger.
+    max_media_bytes: int = 4 * 1024**3
     batch_size: int = 32
     show_progress: bool | None = None
     verbose: bool = False  # report each file as it is done, not only failures
@@ -96,6 +120,8 @@ class IndexOptions:
     #: middle of a document still carries what the document is about; the stored and shown
     #: text stays the chunk itself. Measured in bench/bench_quality.py.
     title_context: bool = True
+    #: Which frames of a video become points (msearch.video).
+    frames: FrameSampling = field(default_factory=FrameSampling)
 
     def __post_init__(self) -> None:
         if self.chunk_tokens < 1 or not 0 <= self.chunk_overlap < self.chunk_tokens:
@@ -103,8 +129,8 @@ class IndexOptions:
                 f"chunk_overlap ({self.chunk_overlap}) must be >= 0 and smaller than "
                 f"chunk_tokens ({self.chunk_tokens})"
             )
-        if self.batch_size < 1 or self.max_file_bytes < 1:
-            raise InvalidInputError("batch_size and max_file_bytes must be >= 1")
+        if self.batch_size < 1 or self.max_file_bytes < 1 or self.max_media_bytes < 1:
+            raise InvalidInputError("batch_size, max_file_bytes and max_media_bytes must be >= 1")
 
 
 class FolderIndexer:
@@ -130,6 +156,7 @@ class FolderIndexer:
         sparse: SparseEmbedder | None = None,
         image: ImageEmbedder | None = None,
         audio: AudioEmbedder | None = None,
+        speech: Transcriber | None = None,
         unavailable: dict[str, str] | None = None,
         count_tokens: TokenCounter = approximate_tokens,
         options: IndexOptions | None = None,
@@ -140,6 +167,7 @@ class FolderIndexer:
         self.sparse = sparse
         self.image = image
         self.audio = audio
+        self.speech = speech
         self.unavailable = dict(unavailable or {})
         self.count_tokens = count_tokens
         self.options = options or IndexOptions()
@@ -170,9 +198,8 @@ class FolderIndexer:
             files, left_out = _walk(folder, self.options.follow_links)
             summary.skipped.extend(left_out)
         self.store.ensure_schema(self.schema())
-        media = self._media()
         for path in _progress(files, self.options.show_progress):
-            self._index_file(path, summary, media)
+            self._index_file(path, summary)
         if folder.is_dir():
             self._remove_gone(folder, {str(path) for path in files}, summary)
         if summary.indexed:
@@ -180,7 +207,7 @@ class FolderIndexer:
         return summary
 
     # -- one file ---------------------------------------------------------------------
-    def _index_file(self, path: Path, summary: IndexSummary, media: MediaCollection | None) -> None:
+    def _index_file(self, path: Path, summary: IndexSummary) -> None:
         source = str(path)
         suffix = path.suffix.lower()
         kind = (
@@ -190,6 +217,8 @@ class FolderIndexer:
             if suffix in IMAGE_SUFFIXES
             else AUDIO
             if suffix in AUDIO_SUFFIXES
+            else VIDEO
+            if suffix in VIDEO_SUFFIXES
             else None
         )
         if kind is None:  # never indexed, so there is nothing of it to remove
@@ -197,36 +226,39 @@ class FolderIndexer:
             return
         try:
             size = path.stat().st_size
-            if size > self.options.max_file_bytes:
-                reason = f"{size} bytes is over max_file_bytes={self.options.max_file_bytes}"
-                self._skip(summary, source, reason)
+            streamed = kind in (AUDIO, VIDEO)
+            limit = self.options.max_media_bytes if streamed else self.options.max_file_bytes
+            if size > limit:
+                setting = "max_media_bytes" if streamed else "max_file_bytes"
+                self._skip(summary, source, f"{size} bytes is over {setting}={limit}")
                 return
-            no_model = kind != TEXT and (
-                media is None
-                or kind in self.unavailable
-                or {IMAGE: self.image, AUDIO: self.audio}[kind] is None
-            )
-            digest = file_hash(path, self.options.max_file_bytes)
-            if self._is_complete(source, digest, kind):
+            parts = self._parts(kind)
+            digest = file_hash(path, limit)
+            if self._is_complete(source, digest, kind, parts):
                 summary.unchanged.append(source)
                 return
-            if no_model:
-                self._skip(summary, source, self.unavailable.get(kind, f"no {kind} model"))
+            if not parts:
+                self._skip(summary, source, self._missing(kind))
                 return
             self._forget(source)
-            if kind == TEXT:
-                if not self._write_text(path, digest):
-                    # nothing to remember it by, so every run says the same: no points
-                    summary.skipped.append((source, "no text (empty or whitespace only)"))
-                    return
-            else:
-                self._write_media(path, digest, kind, media)
+            written = (
+                self._write_text(path, digest)
+                if kind == TEXT
+                else self._write_media(path, digest, parts)
+            )
+            if not written:
+                # nothing to remember it by, so every run says the same: no points
+                nothing = "no text (empty or whitespace only)" if kind == TEXT else "no speech"
+                summary.skipped.append((source, nothing))
+                return
         except (OSError, MSearchError) as err:
             summary.failed.append((source, _reason(err)))
             self.report(f"failed: {source}: {_reason(err)}")
             self._forget(source)  # a file that fails half-way leaves none of its points
             return
         summary.indexed.append(source)
+        if kind in (AUDIO, VIDEO):
+            summary.media_s += media_module.media_duration(path) or 0.0
         if self.options.verbose:
             self.report(f"indexed: {source}")
 
@@ -242,14 +274,37 @@ class FolderIndexer:
     def _own_points(self, source: str) -> list[Any]:
         return list(self.store.scan(merge(own(source=source), INDEXED)))
 
-    def _is_complete(self, source: str, digest: str, kind: str) -> bool:
+    def _parts(self, kind: str) -> tuple[str, ...]:
+        """What reads a file of ``kind`` in this run: the text model for text; for media,
+        each of its parts whose model is here (``FILE_PARTS``)."""
+        if kind == TEXT:
+            return (TEXT,)
+        models = {IMAGE: self.image, FRAMES: self.image, AUDIO: self.audio, SPEECH: self.speech}
+        return tuple(
+            part
+            for part in FILE_PARTS[kind]
+            if models[part] is not None and _MODEL_OF[part] not in self.unavailable
+        )
+
+    def _missing(self, kind: str) -> str:
+        """Why no part of a file of ``kind`` can be read in this run."""
+        reasons = dict.fromkeys(
+            self.unavailable[_MODEL_OF[part]]
+            for part in FILE_PARTS[kind]
+            if _MODEL_OF[part] in self.unavailable
+        )
+        return "; ".join(reasons) or f"no {kind} model"
+
+    def _is_complete(self, source: str, digest: str, kind: str, parts: tuple[str, ...]) -> bool:
+        """Whether the file's points are all there, from this content, and read by every model
+        of this run (a file indexed before the speech model was installed is read again)."""
         hits = self._own_points(source)
         if not hits or any(hit.payload.get(s.FILE_HASH) != digest for hit in hits):
             return False
-        if kind != TEXT:
-            return True
         last = [hit for hit in hits if hit.payload.get(s.LAST_CHUNK)]
-        return len(last) == 1 and last[0].payload.get(s.CHUNK) == len(hits) - 1
+        if len(last) != 1 or last[0].payload.get(s.CHUNK) != len(hits) - 1:
+            return False
+        return kind == TEXT or set(parts) <= set(last[0].payload.get(s.PARTS) or ())
 
     def _write_text(self, path: Path, digest: str) -> int:
         """Write the file's chunks; how many there were (0 for a file with no text)."""
@@ -307,23 +362,96 @@ class FolderIndexer:
             )
         self.store.upsert(records)
 
-    def _write_media(
-        self, path: Path, digest: str, kind: str, media: MediaCollection | None
-    ) -> None:
-        if media is None:
-            raise InvalidInputError(f"no {kind} model is available for {path}")
-        build = media.image_records if kind == IMAGE else media.audio_records
-        report, records = build([path], skip_errors=False)
+    def _write_media(self, path: Path, digest: str, parts: tuple[str, ...]) -> int:
+        """Write an image's, a recording's or a video's points, numbered as one file's chunks,
+        the last one marked with the parts that read it; how many there were."""
+        records: list[Record] = []
+        if IMAGE in parts:
+            picture = MediaCollection(self.store, image=self.image)
+            records.extend(picture.image_records([path], skip_errors=False)[1])
+        if FRAMES in parts:
+            records.extend(self._frame_records(path))
+        if AUDIO in parts:
+            records.extend(self._window_records(path))
+        if SPEECH in parts:
+            records.extend(self._speech_records(path))
         if not records:
-            raise FileReadError(f"{path} gave no {kind} points")
-        media.write(report, [dataclasses.replace(r, file_hash=digest) for r in records])
+            return 0
+        source = str(path)
+        numbered = [
+            dataclasses.replace(
+                record,
+                id=chunk_id(source, number),
+                metadata={**record.metadata, s.SOURCE: source, s.CHUNK: number},
+                source=source,
+                doc_id=source,
+                chunk=number,
+                file_hash=digest,
+            )
+            for number, record in enumerate(records)
+        ]
+        numbered[-1] = dataclasses.replace(numbered[-1], last_chunk=True, parts=parts)
+        self.store.upsert(numbered)
+        return len(numbered)
 
-    def _media(self) -> MediaCollection | None:
-        image = None if IMAGE in self.unavailable else self.image
-        audio = None if AUDIO in self.unavailable else self.audio
-        if image is None and audio is None:
-            return None
-        return MediaCollection(self.store, image=image, audio=audio)
+    def _frame_records(self, path: Path) -> Iterator[Record]:
+        """A video's kept frames as ``image`` points (``modality="video"``)."""
+        assert self.image is not None
+        frames = video_frames(path, self.options.frames)
+        for batch in _batches(
+            _seconds(frames, path, "frames", self.options.show_progress), self.options.batch_size
+        ):
+            vectors = self.image.embed_images([frame.image for frame in batch])
+            for frame, vector in zip(batch, vectors, strict=True):
+                yield _timed(
+                    path,
+                    {IMAGE: vector},
+                    VIDEO,
+                    frame.start,
+                    frame.end,
+                    hashlib.sha256(frame.image.tobytes()).hexdigest(),
+                )
+
+    def _window_records(self, path: Path) -> Iterator[Record]:
+        """A recording's (or a video's sound track's) fixed windows as ``audio`` points."""
+        audio = self.audio
+        assert audio is not None
+        windows = media_module.stream_windows(
+            path, audio.sample_rate, audio.window_s, audio.overlap_s
+        )
+        for batch in _batches(
+            _seconds(windows, path, "sound", self.options.show_progress), self.options.batch_size
+        ):
+            vectors = audio.embed_audio(batch)
+            for window, vector in zip(batch, vectors, strict=True):
+                yield _timed(
+                    path,
+                    {AUDIO: vector},
+                    AUDIO,
+                    window.start,
+                    window.end,
+                    hashlib.sha256(window.samples.tobytes()).hexdigest(),
+                )
+
+    def _speech_records(self, path: Path) -> list[Record]:
+        """The transcript's passages as text points (``modality="speech"``)."""
+        assert self.speech is not None
+        passages = list(speech_chunks(self.speech.transcribe(path)))
+        if not passages:
+            return []
+        texts = [passage.text for passage in passages]
+        dense = self.text.embed_documents(texts)
+        sparse = None if self.sparse is None else self.sparse.embed_documents_sparse(texts)
+        records = []
+        for offset, passage in enumerate(passages):
+            vectors: dict[str, Any] = {TEXT: dense[offset]}
+            if sparse is not None:
+                vectors[TEXT_SPARSE] = sparse[offset]
+            digest = hashlib.sha256(passage.text.encode()).hexdigest()
+            records.append(
+                _timed(path, vectors, SPEECH, passage.start, passage.end, digest, passage.text)
+            )
+        return records
 
     # -- files that are gone ---------------------------------------------------------
     def _remove_gone(self, folder: Path, present: set[str], summary: IndexSummary) -> None:
@@ -342,6 +470,57 @@ class FolderIndexer:
             self._forget(source)
             summary.removed.append(source)
 
+
+def _timed(
+    path: Path,
+    vectors: dict[str, Any],
+    modality: str,
+    start: float,
+    end: float,
+    content_hash: str,
+    content: str | None = None,
+) -> Record:
+    """A point for a stretch of a recording or video (numbered later, with the file's)."""
+    return Record(
+        id="",
+        vectors=vectors,
+        content=content if content is not None else str(path),
+        metadata={"start": round(start, 2), "end": round(end, 2)},
+        modality=modality,
+        content_hash=content_hash,
+    )
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _seconds(items: Iterable[Any], path: Path, what: str, show: bool | None) -> Iterator[Any]:
+    """``items`` (each with an ``end`` in seconds), with a bar of media seconds done for a
+    long file (ten minutes or more) or when ``show`` is True."""
+    total = media_module.media_duration(path) if show is not False else None
+    if show is False or (show is None and (total is None or total < LONG_MEDIA_S)):
+        yield from items
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(
+        total=round(total or 0) or None, desc=f"{path.name}: {what}", unit="s", leave=False
+    ) as bar:
+        for item in items:
+            bar.update(max(0, round(item.end) - bar.n))
+            yield item
+
+
+#: Media at least this long, in seconds, shows its progress in seconds.
+LONG_MEDIA_S = 600.0
 
 #: The most characters of a document's first line that go before each of its chunks.
 TITLE_CHARS = 120
@@ -365,7 +544,7 @@ def file_hash(path: Path, max_bytes: int | None = None) -> str:
         while block := stream.read(1024 * 1024):
             read += len(block)
             if max_bytes is not None and read > max_bytes:
-                raise FileReadError(f"{path} grew past max_file_bytes={max_bytes} while read")
+                raise FileReadError(f"{path} grew past its size limit ({max_bytes} B) while read")
             digest.update(block)
     return digest.hexdigest()
 

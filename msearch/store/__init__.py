@@ -48,8 +48,10 @@ from msearch.store.records import Hit, Record
 from msearch.store.schema import (
     AUDIO,
     IMAGE,
+    SPEECH,
     TEXT,
     TEXT_SPARSE,
+    VIDEO,
     Distance,
     Schema,
     SparseSpec,
@@ -62,8 +64,10 @@ from msearch.store.store import Store
 __all__ = [
     "AUDIO",
     "IMAGE",
+    "SPEECH",
     "TEXT",
     "TEXT_SPARSE",
+    "VIDEO",
     "ClientEngine",
     "Connection",
     "CreateOptions",

@@ -22,7 +22,8 @@ class Record:
 
     ``metadata`` is the caller's and comes back unchanged; ``source``, ``modality``,
     ``doc_id``, ``chunk``, ``content_hash`` and the folder indexer's ``file_hash`` and
-    ``last_chunk`` are msearch's own fields beside it, never mixed into ``metadata``.
+    ``last_chunk`` and ``parts`` are msearch's own fields beside it, never mixed into
+    ``metadata``.
 
     >>> import numpy as np
     >>> record = Record(id="a", vectors={"text": np.ones(3)}, content="hello", metadata={"n": 1})
@@ -41,6 +42,7 @@ class Record:
     content_hash: str | None = None
     file_hash: str | None = None
     last_chunk: bool | None = None
+    parts: tuple[str, ...] | None = None
 
     def payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -56,6 +58,7 @@ class Record:
             s.CONTENT_HASH: self.content_hash,
             s.FILE_HASH: self.file_hash,
             s.LAST_CHUNK: self.last_chunk,
+            s.PARTS: None if self.parts is None else list(self.parts),
         }
         payload.update({key: value for key, value in optional.items() if value is not None})
         return payload

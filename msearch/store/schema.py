@@ -23,6 +23,11 @@ TEXT_SPARSE = "text_sparse"
 IMAGE = "image"
 AUDIO = "audio"
 
+# Points' modalities beside the vector names: speech is transcribed text on the ``text`` vector,
+# a video's frames are pictures on the ``image`` vector.
+SPEECH = "speech"
+VIDEO = "video"
+
 # The stock classes' own vector names: an msearch collection never uses them, so nobody mistakes
 # a langchain-qdrant or llama-index collection for an msearch one or the other way round.
 RESERVED_VECTOR_NAMES = frozenset(
@@ -39,11 +44,14 @@ DOC_ID = "doc_id"
 CHUNK = "chunk"
 CONTENT_HASH = "content_hash"
 # The folder indexer's own bookkeeping: the file's SHA-256 (which also marks a point as the
-# indexer's, so it never deletes points that a framework adapter wrote) and the last-chunk flag.
+# indexer's, so it never deletes points that a framework adapter wrote), the last-chunk flag,
+# and on that last point, which models read the file ("audio", "speech" ...).
 FILE_HASH = "file_hash"
 LAST_CHUNK = "last_chunk"
+PARTS = "parts"
 PAYLOAD_KEYS = (
-    CONTENT, METADATA, ID, SOURCE, MODALITY, DOC_ID, CHUNK, CONTENT_HASH, FILE_HASH, LAST_CHUNK
+    CONTENT, METADATA, ID, SOURCE, MODALITY, DOC_ID, CHUNK, CONTENT_HASH, FILE_HASH, LAST_CHUNK,
+    PARTS,
 )
 INDEXED_KEYS = (SOURCE, MODALITY, DOC_ID)
 

@@ -42,12 +42,16 @@ def test_main_job_on_the_bundled_examples(tmp_path, capsys) -> None:
     code, out, _ = run(capsys, "index", str(EXAMPLES), "--store", store, "--quiet")
     assert code == 0
     # The default image/audio models are not on this machine: one clear line each.
-    assert out.count("skipping image files:") == 1 and out.count("skipping audio files:") == 1
-    assert "indexed 5," in out
+    assert out.count("no image files and video frames:") == 1
+    assert out.count("no sound windows of audio and video files:") == 1
+    # 5 documents, and the speech of the spoken clip and of the video (packaged Whisper)
+    assert "indexed 7, 0:12 of audio and video," in out
+    assert "tone-440hz.wav: no speech" in out
     code, out, _ = run(capsys, "search", "How long do cats sleep?", "--store", store, "-k", "3")
     assert code == 0
     first = out.splitlines()[0]
     assert first.lstrip().startswith("1.") and "cats.txt" in first
+    assert "[speech] " in out and "cats-speech.flac @ 0:00-0:06" in out
 
 
 def test_json_output_and_filters(tmp_path, corpus, capsys) -> None:
@@ -248,8 +252,8 @@ def test_media_indexed_with_local_models(tmp_path, capsys, tiny_clip, tiny_clap)
         f'[store]\npath = "{tmp_path / "store"}"\n'
     )
     code, out, _ = run(capsys, "--config", str(config), "index", str(EXAMPLES), "--quiet")
-    assert code == 0 and "skipping" not in out
-    assert "indexed 10," in out  # 5 documents, 3 images, 2 audio clips
+    assert code == 0 and not any(line.startswith("no ") for line in out.splitlines())
+    assert "indexed 12," in out  # 5 documents, 3 images, 3 audio clips, 1 video
     red = str(EXAMPLES / "media" / "red-circle.png")
     code, out, _ = run(
         capsys,
@@ -264,7 +268,8 @@ def test_media_indexed_with_local_models(tmp_path, capsys, tiny_clip, tiny_clap)
         "3",
     )
     hits = json.loads(out)
-    assert code == 0 and len(hits) == 3 and all(hit["modality"] == "image" for hit in hits)
+    assert code == 0 and len(hits) == 3  # on the image vector: images and video frames
+    assert {hit["modality"] for hit in hits} <= {"image", "video"}
     assert red in {hit["source"] for hit in hits}
     code, out, _ = run(
         capsys,
@@ -275,10 +280,21 @@ def test_media_indexed_with_local_models(tmp_path, capsys, tiny_clip, tiny_clap)
         "--modality",
         "all",
         "--json",
+        "--by",
+        "chunk",
         "-k",
-        "10",
+        "50",
     )
-    assert {hit["modality"] for hit in json.loads(out)} == {"text", "image", "audio"}
+    hits = json.loads(out)
+    assert {hit["modality"] for hit in hits} == {"text", "image", "audio", "speech", "video"}
+    timed = [hit for hit in hits if hit["modality"] in ("audio", "speech", "video")]
+    assert all(hit["metadata"]["end"] >= hit["metadata"]["start"] >= 0 for hit in timed)
+    frames = [hit for hit in hits if hit["modality"] == "video"]
+    assert sorted(hit["metadata"]["start"] for hit in frames) == [0.0, 2.0, 4.0]
+    code, out, _ = run(capsys, "--config", str(config), "info")
+    lines = {line.split(":")[0].strip(): line for line in out.splitlines() if ":" in line}
+    assert lines["image"].endswith(", 6 points")  # 3 pictures and the video's 3 frames
+    assert lines["text"].endswith(", 7 points")  # 5 documents and 2 spoken passages
 
 
 def _points(store: Path) -> tuple[int, set[str]]:

@@ -115,7 +115,7 @@ def test_long_audio_becomes_one_point_per_window(
     collection = MediaCollection(Store("long", location=":memory:"), audio=audio.embedder)
     report = collection.add_audio([path])
     assert report.added == [f"{path}#0", f"{path}#1", f"{path}#2"]
-    windows = sorted((h.metadata["start_s"], h.metadata["end_s"]) for h in collection.store.scan())
+    windows = sorted((h.metadata["start"], h.metadata["end"]) for h in collection.store.scan())
     assert windows == [(0.0, 10.0), (8.0, 18.0), (16.0, 23.0)]
     again = collection.add_audio([path])
     assert again.added == report.added and collection.store.count() == 3  # idempotent
@@ -165,7 +165,7 @@ async def test_langchain_retrievers(collection: MediaCollection, folder: MediaFo
     assert by_path[0].metadata["source"] == str(folder.images[1])
     assert by_pil[0].metadata["source"] == str(folder.images[1])
     assert clips[0].metadata["source"] == str(folder.audio[2])
-    assert clips[0].metadata["start_s"] == 0.0
+    assert clips[0].metadata["start"] == 0.0
     assert by_array[0].metadata["source"] == str(folder.audio[0])
 
 
