@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench import bench_cli, bench_index, bench_rerank, bench_text
+from bench import bench_cli, bench_index, bench_media, bench_rerank, bench_text
 from bench.common import cleanup, header, machine_report, table
 
 
@@ -27,6 +27,7 @@ def main() -> None:
         ("reranking", lambda: bench_rerank.main(quick)),
         ("store", lambda: bench_index.main(quick)),
         ("msearch index", lambda: bench_cli.main(quick)),
+        ("speech and video", lambda: bench_media.main(quick)),
     ]
     seconds = []
     try:

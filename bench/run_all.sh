@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every benchmark (text, rerank, store, memory, msearch index), markdown tables on stdout (see docs/benchmarks.md).
+# Every benchmark (text, rerank, store, memory, msearch index, speech and video), markdown tables on stdout (see docs/benchmarks.md).
 # Usage: bench/run_all.sh [--quick] [--passages N]
 set -euo pipefail
 cd "$(dirname "$0")/.."

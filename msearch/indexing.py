@@ -369,12 +369,12 @@ class FolderIndexer:
         if IMAGE in parts:
             picture = MediaCollection(self.store, image=self.image)
             records.extend(picture.image_records([path], skip_errors=False)[1])
-        if FRAMES in parts:
-            records.extend(self._frame_records(path))
-        if AUDIO in parts:
-            records.extend(self._window_records(path))
-        if SPEECH in parts:
-            records.extend(self._speech_records(path))
+        if FRAMES in parts and self.image is not None:
+            records.extend(self._frame_records(path, self.image))
+        if AUDIO in parts and self.audio is not None:
+            records.extend(self._window_records(path, self.audio))
+        if SPEECH in parts and self.speech is not None:
+            records.extend(self._speech_records(path, self.speech))
         if not records:
             return 0
         source = str(path)
@@ -394,14 +394,13 @@ class FolderIndexer:
         self.store.upsert(numbered)
         return len(numbered)
 
-    def _frame_records(self, path: Path) -> Iterator[Record]:
+    def _frame_records(self, path: Path, image: ImageEmbedder) -> Iterator[Record]:
         """A video's kept frames as ``image`` points (``modality="video"``)."""
-        assert self.image is not None
         frames = video_frames(path, self.options.frames)
         for batch in _batches(
             _seconds(frames, path, "frames", self.options.show_progress), self.options.batch_size
         ):
-            vectors = self.image.embed_images([frame.image for frame in batch])
+            vectors = image.embed_images([frame.image for frame in batch])
             for frame, vector in zip(batch, vectors, strict=True):
                 yield _timed(
                     path,
@@ -412,10 +411,8 @@ class FolderIndexer:
                     hashlib.sha256(frame.image.tobytes()).hexdigest(),
                 )
 
-    def _window_records(self, path: Path) -> Iterator[Record]:
+    def _window_records(self, path: Path, audio: AudioEmbedder) -> Iterator[Record]:
         """A recording's (or a video's sound track's) fixed windows as ``audio`` points."""
-        audio = self.audio
-        assert audio is not None
         windows = media_module.stream_windows(
             path, audio.sample_rate, audio.window_s, audio.overlap_s
         )
@@ -433,10 +430,9 @@ class FolderIndexer:
                     hashlib.sha256(window.samples.tobytes()).hexdigest(),
                 )
 
-    def _speech_records(self, path: Path) -> list[Record]:
+    def _speech_records(self, path: Path, speech: Transcriber) -> list[Record]:
         """The transcript's passages as text points (``modality="speech"``)."""
-        assert self.speech is not None
-        passages = list(speech_chunks(self.speech.transcribe(path)))
+        passages = list(speech_chunks(speech.transcribe(path)))
         if not passages:
             return []
         texts = [passage.text for passage in passages]

@@ -472,7 +472,7 @@ def stream_windows(
     sample_rate: int,
     window_s: float,
     overlap_s: float = DEFAULT_OVERLAP_S,
-    piece_s: float = 600.0,
+    piece_s: float = 60.0,
 ) -> Iterator[AudioWindow]:
     """The windows ``audio_windows`` cuts, decoded ``piece_s`` seconds at a time: the same
     windows for a file of any length, with only a piece and a window held in memory."""

@@ -49,7 +49,7 @@ class WhisperOptions:
     #: more often (measured in docs/benchmarks.md; ``beam_size=1`` is the other speed knob).
     timestamps: bool = True
     #: Seconds of audio decoded and transcribed at a time.
-    piece_s: float = 600.0
+    piece_s: float = 300.0
     allow_download: bool = False
     show_progress: bool | None = None
 
