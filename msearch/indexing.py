@@ -366,7 +366,7 @@ class FolderIndexer:
         """Write an image's, a recording's or a video's points, numbered as one file's chunks,
         the last one marked with the parts that read it; how many there were."""
         records: list[Record] = []
-        if IMAGE in parts:
+        if IMAGE in parts and self.image is not None:
             picture = MediaCollection(self.store, image=self.image)
             records.extend(picture.image_records([path], skip_errors=False)[1])
         if FRAMES in parts and self.image is not None:

@@ -72,8 +72,7 @@ class FasterWhisperTranscriber:
 
     def check(self) -> None:
         """MissingDependencyError without faster-whisper, ModelNotFoundError without the model."""
-        if importlib.util.find_spec("faster_whisper") is None:
-            require("faster_whisper", "speech")
+        require("faster_whisper", "speech")
         model_folder(self.spec, self.options.allow_download)
 
     def transcribe(self, audio: Any) -> Transcript:
@@ -84,31 +83,38 @@ class FasterWhisperTranscriber:
             language = self.options.language or ""
             end = 0.0
             bar = _bar(audio, self.options.show_progress)
-            for piece in media.stream_audio(audio, SAMPLE_RATE, self.options.piece_s):
-                found, info = model.transcribe(
-                    piece.samples,
-                    language=self.options.language,
-                    beam_size=self.options.beam_size,
-                    vad_filter=self.options.vad,
-                    without_timestamps=not self.options.timestamps,
-                    condition_on_previous_text=False,
-                    # never sample: Whisper's fallback to higher temperatures draws from
-                    # random numbers that change from call to call, so a file would read
-                    # differently each time (and give other vectors)
-                    temperature=0.0,
-                )
-                segments.extend(
-                    Segment(piece.start + item.start, min(piece.start + item.end, piece.end), text)
-                    for item in found
-                    if (text := item.text.strip())
-                )
-                language = language or info.language
-                end = piece.end
+            try:
+                for piece in media.stream_audio(audio, SAMPLE_RATE, self.options.piece_s):
+                    found, heard = self._read(model, piece)
+                    segments.extend(found)
+                    language = language or heard
+                    end = piece.end
+                    if bar is not None:
+                        bar.update(round(piece.end - piece.start))
+            finally:
                 if bar is not None:
-                    bar.update(round(piece.end - piece.start))
-            if bar is not None:
-                bar.close()
+                    bar.close()
         return Transcript(media.describe(audio), language, end, tuple(segments))
+
+    def _read(self, model: Any, piece: media.AudioWindow) -> tuple[list[Segment], str]:
+        """One piece's segments, at their place in the recording, and its language."""
+        found, info = model.transcribe(
+            piece.samples,
+            language=self.options.language,
+            beam_size=self.options.beam_size,
+            vad_filter=self.options.vad,
+            without_timestamps=not self.options.timestamps,
+            condition_on_previous_text=False,
+            # never sample: Whisper's fallback to higher temperatures draws random numbers
+            # that change from call to call, so a file would read differently each time
+            temperature=0.0,
+        )
+        segments = [
+            Segment(piece.start + item.start, min(piece.start + item.end, piece.end), text)
+            for item in found
+            if (text := item.text.strip())
+        ]
+        return segments, str(info.language)
 
     async def atranscribe(self, audio: Any) -> Transcript:
         return await asyncio.to_thread(self.transcribe, audio)
