@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from msearch.errors import InvalidInputError, MSearchError
-from msearch.store import Record, Schema, Store, VectorSpec
+from msearch.store import EdgeEngine, Record, Schema, Store, VectorSpec
 from tests.reliability._mode import cases, examples, within
 
 DIM = 4
@@ -208,6 +208,25 @@ def _json_form(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+def _same(got: Any, sent: Any, ulps: int) -> bool:
+    """``got == sent``, but floats may differ by ``ulps`` units in the last place."""
+    if isinstance(sent, float) and isinstance(got, float):
+        return abs(got - sent) <= ulps * math.ulp(sent)
+    if isinstance(sent, list) and isinstance(got, list):
+        return len(got) == len(sent) and all(
+            _same(g, s, ulps) for g, s in zip(got, sent, strict=True)
+        )
+    if isinstance(sent, dict) and isinstance(got, dict):
+        return got.keys() == sent.keys() and all(_same(got[k], sent[k], ulps) for k in sent)
+    return bool(got == sent)
+
+
+#: Qdrant Edge (0.9.0) reads some payload floats back one unit in the last place off
+#: (1.3377121393192613e+227 comes back as ...611e+227, seen here): its JSON parser does not
+#: round-trip every float exactly. qdrant-client's local modes give back exactly what was sent.
+EDGE_FLOAT_ULPS = 1
+
+
 def _storable(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
@@ -229,7 +248,8 @@ def _storable(value: Any) -> bool:
 def test_generated_metadata_round_trips_or_is_refused(store: Store, metadata: dict) -> None:
     if _storable(metadata):
         within(LIMIT_S, store.upsert, [_record("gen", metadata=metadata)])
-        assert store.get(["gen"])[0].metadata == _json_form(metadata)
+        ulps = EDGE_FLOAT_ULPS if isinstance(store.engine, EdgeEngine) else 0
+        assert _same(store.get(["gen"])[0].metadata, _json_form(metadata), ulps)
     else:
         count = store.count()
         with pytest.raises(InvalidInputError):
@@ -538,3 +558,13 @@ def test_a_byte_that_makes_qdrant_edge_eat_memory_is_a_typed_error(tmp_path: Pat
     (folder / "collections" / "c" / CHECKSUMS).unlink()
     with pytest.raises(StoreError, match=r"used more than \d+ MiB loading .*rebuild"):
         within(LIMIT_S, lambda: Store("c", path=str(folder)).count())
+
+
+def test_edge_floats_are_at_most_one_unit_off(tmp_path) -> None:
+    """The one float seen to come back changed from Edge, within the bound the generated test
+    allows; if a later qdrant-edge-py gives it back exactly, EDGE_FLOAT_ULPS can go to 0."""
+    sent = 1.3377121393192613e227
+    with Store("floats", Schema({"text": VectorSpec(DIM)}), path=tmp_path, engine="edge") as store:
+        store.upsert([Record(id="f", vectors={"text": np.eye(DIM)[0]}, metadata={"v": sent})])
+        got = store.get(["f"])[0].metadata["v"]
+    assert abs(got - sent) <= EDGE_FLOAT_ULPS * math.ulp(sent)
