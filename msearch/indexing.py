@@ -241,10 +241,12 @@ class FolderIndexer:
                 self._skip(summary, source, self._missing(kind))
                 return
             self._forget(source)
+            # a recording's or video's length, from its header, for bars and the summary
+            duration = media_module.media_duration(path) if streamed else None
             written = (
                 self._write_text(path, digest)
                 if kind == TEXT
-                else self._write_media(path, digest, parts)
+                else self._write_media(path, digest, parts, duration)
             )
             if not written:
                 # nothing to remember it by, so every run says the same: no points
@@ -257,8 +259,7 @@ class FolderIndexer:
             self._forget(source)  # a file that fails half-way leaves none of its points
             return
         summary.indexed.append(source)
-        if kind in (AUDIO, VIDEO):
-            summary.media_s += media_module.media_duration(path) or 0.0
+        summary.media_s += duration or 0.0
         if self.options.verbose:
             self.report(f"indexed: {source}")
 
@@ -362,7 +363,9 @@ class FolderIndexer:
             )
         self.store.upsert(records)
 
-    def _write_media(self, path: Path, digest: str, parts: tuple[str, ...]) -> int:
+    def _write_media(
+        self, path: Path, digest: str, parts: tuple[str, ...], duration: float | None
+    ) -> int:
         """Write an image's, a recording's or a video's points, numbered as one file's chunks,
         the last one marked with the parts that read it; how many there were."""
         records: list[Record] = []
@@ -370,9 +373,9 @@ class FolderIndexer:
             picture = MediaCollection(self.store, image=self.image)
             records.extend(picture.image_records([path], skip_errors=False)[1])
         if FRAMES in parts and self.image is not None:
-            records.extend(self._frame_records(path, self.image))
+            records.extend(self._frame_records(path, self.image, duration))
         if AUDIO in parts and self.audio is not None:
-            records.extend(self._window_records(path, self.audio))
+            records.extend(self._window_records(path, self.audio, duration))
         if SPEECH in parts and self.speech is not None:
             records.extend(self._speech_records(path, self.speech))
         if not records:
@@ -394,11 +397,14 @@ class FolderIndexer:
         self.store.upsert(numbered)
         return len(numbered)
 
-    def _frame_records(self, path: Path, image: ImageEmbedder) -> Iterator[Record]:
+    def _frame_records(
+        self, path: Path, image: ImageEmbedder, duration: float | None
+    ) -> Iterator[Record]:
         """A video's kept frames as ``image`` points (``modality="video"``)."""
         frames = video_frames(path, self.options.frames)
         for batch in _batches(
-            _seconds(frames, path, "frames", self.options.show_progress), self.options.batch_size
+            _seconds(frames, f"{path.name}: frames", duration, self.options.show_progress),
+            self.options.batch_size,
         ):
             vectors = image.embed_images([frame.image for frame in batch])
             for frame, vector in zip(batch, vectors, strict=True):
@@ -411,13 +417,16 @@ class FolderIndexer:
                     hashlib.sha256(frame.image.tobytes()).hexdigest(),
                 )
 
-    def _window_records(self, path: Path, audio: AudioEmbedder) -> Iterator[Record]:
+    def _window_records(
+        self, path: Path, audio: AudioEmbedder, duration: float | None
+    ) -> Iterator[Record]:
         """A recording's (or a video's sound track's) fixed windows as ``audio`` points."""
         windows = media_module.stream_windows(
             path, audio.sample_rate, audio.window_s, audio.overlap_s
         )
         for batch in _batches(
-            _seconds(windows, path, "sound", self.options.show_progress), self.options.batch_size
+            _seconds(windows, f"{path.name}: sound", duration, self.options.show_progress),
+            self.options.batch_size,
         ):
             vectors = audio.embed_audio(batch)
             for window, vector in zip(batch, vectors, strict=True):
@@ -498,18 +507,17 @@ def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
-def _seconds(items: Iterable[Any], path: Path, what: str, show: bool | None) -> Iterator[Any]:
+def _seconds(
+    items: Iterable[Any], desc: str, total: float | None, show: bool | None
+) -> Iterator[Any]:
     """``items`` (each with an ``end`` in seconds), with a bar of media seconds done for a
-    long file (ten minutes or more) or when ``show`` is True."""
-    total = media_module.media_duration(path) if show is not False else None
+    long file (``total`` ten minutes or more) or when ``show`` is True."""
     if show is False or (show is None and (total is None or total < LONG_MEDIA_S)):
         yield from items
         return
     from tqdm.auto import tqdm
 
-    with tqdm(
-        total=round(total or 0) or None, desc=f"{path.name}: {what}", unit="s", leave=False
-    ) as bar:
+    with tqdm(total=round(total or 0) or None, desc=desc, unit="s", leave=False) as bar:
         for item in items:
             bar.update(max(0, round(item.end) - bar.n))
             yield item

@@ -320,13 +320,8 @@ def audio_windows(
     A clip no longer than one window is a single window; otherwise windows start at 0, hop,
     2*hop ... until one reaches the end of the clip (that last one may be shorter).
     """
-    if window_s <= 0 or not 0 <= overlap_s < window_s:
-        raise ValueError(
-            f"need window_s > 0 and 0 <= overlap_s < window_s ({window_s}, {overlap_s})"
-        )
     rate = audio.sample_rate
-    size = round(window_s * rate)
-    hop = round((window_s - overlap_s) * rate)
+    size, hop = _window_steps(window_s, overlap_s, rate)
     total = len(audio.samples)
     count = 1 if total <= size else 1 + math.ceil((total - size) / hop)
     windows = []
@@ -337,6 +332,15 @@ def audio_windows(
             AudioWindow(audio.samples[start:stop], rate, audio.source, start / rate, stop / rate)
         )
     return windows
+
+
+def _window_steps(window_s: float, overlap_s: float, rate: int) -> tuple[int, int]:
+    """A window's length and the step between window starts, in samples."""
+    if window_s <= 0 or not 0 <= overlap_s < window_s:
+        raise ValueError(
+            f"need window_s > 0 and 0 <= overlap_s < window_s ({window_s}, {overlap_s})"
+        )
+    return round(window_s * rate), round((window_s - overlap_s) * rate)
 
 
 def repeat_pad(samples: np.ndarray, length: int) -> np.ndarray:
@@ -383,16 +387,15 @@ def stream_audio(item: Any, sample_rate: int, piece_s: float) -> Iterator[AudioW
 def _decoded_pieces(item: Any, sample_rate: int, size: int) -> Iterator[AudioWindow]:
     av = require("av", "speech")
     name = describe(item)
-    if isinstance(item, str) and (is_url(item) or item.startswith("data:")):
-        opened: Any = io.BytesIO(_audio_bytes(item, URL_TIMEOUT_S, URL_MAX_BYTES))
-    elif isinstance(item, bytes | bytearray | memoryview):
-        opened = io.BytesIO(bytes(item))
-    elif isinstance(item, io.IOBase):
-        opened = io.BytesIO(_read_stream(item))
-    elif isinstance(item, str | os.PathLike):
-        opened = os.fspath(Path(item).expanduser())
-    else:
-        raise MediaError(f"cannot read audio from {name}: pass a path, bytes or (array, rate)")
+    local = isinstance(item, os.PathLike) or (
+        isinstance(item, str) and not is_url(item) and not item.startswith("data:")
+    )
+    # a file is read by FFmpeg a piece at a time; anything else arrives as bytes first
+    opened: Any = (
+        os.fspath(Path(item).expanduser())
+        if local
+        else io.BytesIO(_audio_bytes(item, URL_TIMEOUT_S, URL_MAX_BYTES))
+    )
     try:
         container = av.open(opened)
     except (av.error.FFmpegError, OSError, ValueError) as err:
@@ -476,12 +479,7 @@ def stream_windows(
 ) -> Iterator[AudioWindow]:
     """The windows ``audio_windows`` cuts, decoded ``piece_s`` seconds at a time: the same
     windows for a file of any length, with only a piece and a window held in memory."""
-    if window_s <= 0 or not 0 <= overlap_s < window_s:
-        raise ValueError(
-            f"need window_s > 0 and 0 <= overlap_s < window_s ({window_s}, {overlap_s})"
-        )
-    size = round(window_s * sample_rate)
-    hop = round((window_s - overlap_s) * sample_rate)
+    size, hop = _window_steps(window_s, overlap_s, sample_rate)
     held = np.zeros(0, dtype=np.float32)
     first = 0  # the sample number of held[0], which is where the next window starts
     total = 0

