@@ -168,7 +168,7 @@ def _precision(config: Config, backend: str, setting: str) -> dict[str, Any]:
     if config.precision != "float32":
         raise _input_error(
             f"precision = {config.precision!r} applies to the sentence-transformers and onnx "
-            f'backends, but {setting} is {backend!r}; leave precision unset or use that '
+            f"backends, but {setting} is {backend!r}; leave precision unset or use that "
             "backend's own options (docs/backends.md)"
         )
     return {}
@@ -194,7 +194,7 @@ def _auto_backend(model: str, config: Config) -> str:
     from msearch.models import resolve_spec
 
     registered = resolve_spec(model).backends
-    if registered and "sentence-transformers" not in registered:
+    if registered and "onnx" not in registered:
         return registered[0]
     if config.device not in ("", "cpu") or config.precision == "float16":
         return "sentence-transformers"  # a GPU, or a precision the runtime does not run
@@ -509,7 +509,7 @@ def _text_hits(
     if sparse_model is None and mode in ("sparse", "hybrid"):
         raise _input_error(
             f"--mode {mode} needs lexical vectors, which this collection does not have (it was "
-            "indexed without them, or with models.sparse = \"none\"): index the folder again "
+            'indexed without them, or with models.sparse = "none"): index the folder again '
             "into a new store (--store NEW) to add them"
         )
     if mode == "auto":
@@ -612,12 +612,12 @@ def _info(args: argparse.Namespace, config: Config) -> int:
         checked = store.file_check()
         if checked is not None:
             print(f"  files: {checked}")
-        from msearch.store.filters import own
+        from msearch.store.filters import own_fields
 
         # the modalities whose points each named vector holds (a video's frames are images)
         on_vector = {TEXT: [TEXT, SPEECH], IMAGE: [IMAGE, VIDEO], AUDIO: [AUDIO]}
         for name, spec in sorted(schema.vectors.items()):
-            held = store.count(own(modality=on_vector[name])) if name in on_vector else None
+            held = store.count(own_fields(modality=on_vector[name])) if name in on_vector else None
             count = "" if held is None else f", {held} points"
             absent = "" if not spec.model or is_local(spec.model) else " (not on this machine)"
             described = f"{spec.size} dims, {spec.distance}, model {spec.model}"

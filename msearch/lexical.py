@@ -21,9 +21,10 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import ClassVar
 
-from msearch.backends.base import BlockingModel, SparseEmbedderBase
+from msearch.backends.base import BatchOptions, BlockingModel, SparseEmbedderBase
 from msearch.batching import with_progress
 from msearch.datatypes import SparseVector, sparse_from_weights
 from msearch.models import ModelSpec
@@ -44,6 +45,15 @@ def word_index(word: str) -> int:
     return int.from_bytes(digest, "little") & 0x7FFFFFFF
 
 
+@dataclass(frozen=True, kw_only=True)
+class BM25Options(BatchOptions):
+    """BM25's two constants, and the document length its weights assume."""
+
+    k1: float = 1.2
+    b: float = 0.75
+    avg_len: float = 150.0
+
+
 class BM25Embedder(BlockingModel, SparseEmbedderBase):
     """BM25 term weights for documents, word counts for queries; no model to load.
 
@@ -52,17 +62,12 @@ class BM25Embedder(BlockingModel, SparseEmbedderBase):
     """
 
     idf = True
+    Options: ClassVar[type[BM25Options]] = BM25Options
+    options: BM25Options
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        k1: float = 1.2,
-        b: float = 0.75,
-        avg_len: float = 150.0,
-        **options: Any,
-    ) -> None:
-        super().__init__(spec, **options)
+    def __init__(self, spec: ModelSpec, options: BM25Options | None = None) -> None:
+        super().__init__(spec, options)
+        k1, b, avg_len = self.options.k1, self.options.b, self.options.avg_len
         if k1 < 0 or not 0 <= b <= 1 or avg_len <= 0:
             raise ValueError(f"BM25 needs k1 >= 0, 0 <= b <= 1, avg_len > 0: {k1}, {b}, {avg_len}")
         self.k1, self.b, self.avg_len = float(k1), float(b), float(avg_len)

@@ -43,6 +43,8 @@ class ModelSpec:
     model's own prompts (its ``config_sentence_transformers.json``) apply instead.
     ``pooling`` ``None`` means the model's own (its pooling configuration, or the backend's
     convention); a value is applied, or refused by a backend that cannot apply it.
+    ``backends`` are the in-process backends that run the model, its default first; others
+    are refused (``msearch.backends.build_backend``), while a server backend takes any model.
 
     >>> spec = get_spec("sentence-transformers/all-MiniLM-L6-v2")
     >>> (spec.dim, spec.max_tokens)
@@ -117,7 +119,9 @@ def resolve_spec(model: str, **overrides: Any) -> ModelSpec:
     return base.with_overrides(**{k: v for k, v in overrides.items() if v is not None})
 
 
-_TEXT = ("sentence-transformers", "infinity", "infinity-server")
+# ``backends``: the in-process backends that run the model, its default first (server
+# backends serve any model: msearch.backends.SERVER_BACKENDS). Checked by build_backend.
+_TEXT = ("sentence-transformers", "onnx", "infinity")
 
 register(
     ModelSpec(
@@ -141,7 +145,7 @@ register(
 )
 
 # Cross-encoder rerankers: one relevance logit per (query, document) pair.
-_CROSS_ENCODER = ("sentence-transformers", "infinity", "infinity-server")
+_CROSS_ENCODER = ("sentence-transformers", "onnx", "infinity")
 
 for _name in (
     "cross-encoder/ms-marco-MiniLM-L-6-v2",
@@ -190,7 +194,8 @@ for _name, _dim in (
             pooling=Pooling.LAST_TOKEN,
             query_prompt="Instruct: {task}\nQuery:",
             default_task=_QWEN3_TASK,
-            backends=("qwen3",),
+            # sentence-transformers runs its modules.json: last-token pooling, left padding
+            backends=("qwen3", "sentence-transformers"),
         )
     )
 for _name, _max in (
@@ -222,7 +227,7 @@ for _name in ("Qwen/Qwen3-Reranker-0.6B", "Qwen/Qwen3-Reranker-4B", "Qwen/Qwen3-
 
 # Image-text and audio-text models: ``dim`` is the shared projection size; ``max_tokens`` the
 # text tower's length (SigLIP text is always padded to it, as it was trained).
-_MEDIA = ("transformers", "infinity", "infinity-server")
+_MEDIA = ("transformers", "infinity")
 for _name, _dim, _max in (
     ("openai/clip-vit-base-patch32", 512, 77),
     ("google/siglip2-base-patch16-224", 768, 64),

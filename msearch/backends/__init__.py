@@ -70,19 +70,41 @@ def backend_class(capability: str, backend: str) -> type[Any]:
     return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
 
 
+#: Backends that reach a server, which serves whatever model it was started with: the
+#: registry's list of backends for a model does not apply to them.
+SERVER_BACKENDS = frozenset({"openai", "tei", "infinity-server"})
+
+
+def check_registered_backend(spec: Any, backend: str) -> None:
+    """Refuse an in-process ``backend`` that the registry does not list for ``spec``'s model.
+
+    A registered model names the in-process backends that run it (``ModelSpec.backends``); an
+    unregistered name or folder has none, and any backend may try it.
+    """
+    if spec.backends and backend not in spec.backends and backend not in SERVER_BACKENDS:
+        raise InvalidInputError(
+            f"{spec.name} is registered to run on {', '.join(spec.backends)} (or on a server: "
+            f"{', '.join(sorted(SERVER_BACKENDS))}), not on backend {backend!r}; pass the "
+            "model's local folder to try another backend on it"
+        )
+
+
 _UNEXPECTED = re.compile(r"unexpected keyword argument '([^']+)'")
 
 
 def build_backend(capability: str, backend: str, spec: Any, options: dict[str, Any]) -> Any:
     """The ``capability`` object of ``backend`` for ``spec``, built with ``options``.
 
-    Every option is consumed by someone or refused: an option no class in the backend takes
-    raises InvalidInputError naming it (never a bare TypeError from deep in a constructor), and
-    a bad option value is an InvalidInputError on every backend alike.
+    A registered model runs only on the backends its registry entry lists, or on a server.
+    ``options`` fill the class's ``Options`` dataclass, so every option is a field someone
+    reads or is refused: an option the backend has no field for raises InvalidInputError
+    naming it (never a bare TypeError), and a bad option value is an InvalidInputError on
+    every backend alike.
     """
     cls = backend_class(capability, backend)
+    check_registered_backend(spec, backend)
     try:
-        return cls(spec, **options)
+        return cls(spec, cls.Options(**options))
     except MSearchError:
         raise
     except TypeError as err:

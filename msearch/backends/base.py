@@ -1,13 +1,19 @@
 """What every backend provides, and the machinery they share.
 
-Protocols (``TextEmbedder``, ``SparseEmbedder``, ``ImageEmbedder``, ``AudioEmbedder``,
-``Reranker``) are what the rest of msearch and the framework adapters rely on. Two execution
-bases turn one implementation into both a sync and an async API:
+A backend class has two msearch bases: a capability base (``TextEmbedderBase``,
+``RerankerBase``, ``SparseEmbedderBase``, ``DenseSparseEmbedderBase``, or the image and audio
+bases in ``media_base``), which writes the public API once, and a runner, which turns one
+implementation into both a sync and an async API:
 
 - ``BlockingModel``: the backend's work is blocking (torch); async callers run it in a worker
   thread with ``asyncio.to_thread`` so their event loop is never blocked.
 - ``CoroutineModel``: the backend's work is a coroutine (infinity's engine, HTTP); sync callers
   run it on msearch's background event loop.
+
+Its options are one frozen dataclass, named by the class's ``Options``, built from the
+capability's options here (``EmbedOptions``, ``RerankOptions``, ``BatchOptions``) and the
+backend's own fields. ``msearch.backends.build_backend`` builds it from keyword arguments, so
+an option no backend field takes is refused by name.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ import asyncio
 import json
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -55,15 +62,15 @@ def check_text(text: str, what: str = "text") -> str:
 
 
 class BlockingModel(abc.ABC):
-    """Base for backends whose inference blocks (torch): loaded once, on first use.
+    """Runner for backends whose inference blocks (torch): loaded once, on first use.
 
     One lock serializes calls into the model: torch models are fast per call but Hugging Face
-    fast tokenizers are not safe to share across threads. Listed before the public base
-    (``TextEmbedderBase``, ``RerankerBase`` ...), whose ``__init__`` receives the options.
+    fast tokenizers are not safe to share across threads. Listed before the capability base,
+    whose ``__init__`` it calls with the same spec and options.
     """
 
-    def __init__(self, spec: ModelSpec, **options: Any) -> None:
-        super().__init__(spec, **options)  # type: ignore[call-arg]
+    def __init__(self, spec: ModelSpec, options: Any = None) -> None:
+        super().__init__(spec, options)  # type: ignore[call-arg]
         self._lock = threading.RLock()
         self._loaded: Any = None
 
@@ -87,7 +94,7 @@ class BlockingModel(abc.ABC):
 
 
 class CoroutineModel:
-    """Base for backends whose work is a coroutine bound to msearch's background loop."""
+    """Runner for backends whose work is a coroutine bound to msearch's background loop."""
 
     def _sync(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         return run_sync(_as_coroutine(fn(*args)))
@@ -100,30 +107,70 @@ async def _as_coroutine(awaitable: Awaitable[T]) -> T:
     return await awaitable
 
 
-class _ModelAPI(abc.ABC):
-    """What the public embedding and reranking APIs share: the spec and the batching options.
+@dataclass(frozen=True, kw_only=True)
+class BatchOptions:
+    """What every model takes: how many inputs go through it at a time, and progress bars
+    (``None``: shown on a terminal for long calls)."""
 
-    ``_sync``/``_async`` come from the execution base mixed in beside (``BlockingModel`` or
-    ``CoroutineModel``).
+    batch_size: int = 32
+    show_progress: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbedOptions(BatchOptions):
+    """What every embedder takes: L2 normalization, Matryoshka ``dimensions`` (the first
+    ``dimensions`` values, normalized again) and the query ``task`` of instruction models."""
+
+    normalize: bool = True
+    dimensions: int | None = None
+    task: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RerankOptions(BatchOptions):
+    """What every reranker takes: ``raw_scores`` gives log-odds instead of 0..1."""
+
+    batch_size: int = 16
+    raw_scores: bool = False
+
+
+class _ModelAPI(abc.ABC):
+    """What the public embedding and reranking APIs share: the spec, the options, batching.
+
+    ``Options`` is the backend's options dataclass; ``_sync``/``_async`` come from the runner
+    listed before the capability base (``BlockingModel`` or ``CoroutineModel``).
     """
 
-    spec: ModelSpec
-    _sync: Callable[..., Any]
-    _async: Callable[..., Any]
+    Options: ClassVar[type[BatchOptions]] = BatchOptions
 
-    def __init__(self, spec: ModelSpec, batch_size: int, show_progress: bool | None) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    def __init__(self, spec: ModelSpec, options: BatchOptions | None = None) -> None:
+        options = options if options is not None else self.Options()
+        if not isinstance(options, self.Options):
+            raise TypeError(
+                f"{type(self).__name__} takes {self.Options.__name__}, not {type(options).__name__}"
+            )
+        if options.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {options.batch_size}")
         self.spec = spec
-        self.batch_size = batch_size
-        self.show_progress = show_progress
+        self.options = options
+        self.batch_size = options.batch_size
+        self.show_progress = options.show_progress
+
+    @abc.abstractmethod
+    def _sync(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` for a sync caller (the runner's)."""
+
+    @abc.abstractmethod
+    async def _async(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` for an async caller (the runner's)."""
 
 
 class TextEmbedderBase(_ModelAPI):
     """The public text-embedding API, written once over a backend's ``_encode``.
 
-    Subclasses mix in ``BlockingModel`` (``_encode`` is a plain function) or ``CoroutineModel``
-    (``_encode`` is a coroutine function); ``_sync``/``_async`` adapt either to both APIs.
+    A backend lists ``BlockingModel`` (``_encode`` is a plain function) or ``CoroutineModel``
+    (``_encode`` is a coroutine function) before it; ``_sync``/``_async`` adapt either to both
+    APIs.
     Prompts, empty input, normalization and Matryoshka truncation live here, so every backend
     treats them the same way.
 
@@ -131,26 +178,21 @@ class TextEmbedderBase(_ModelAPI):
     so a document list keeps one vector per document.
     """
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        batch_size: int = 32,
-        show_progress: bool | None = None,
-        normalize: bool = True,
-        dimensions: int | None = None,
-        task: str | None = None,
-    ) -> None:
-        _ModelAPI.__init__(self, spec, batch_size, show_progress)
+    Options: ClassVar[type[EmbedOptions]] = EmbedOptions
+    options: EmbedOptions
+
+    def __init__(self, spec: ModelSpec, options: EmbedOptions | None = None) -> None:
+        _ModelAPI.__init__(self, spec, options)
+        dimensions = self.options.dimensions
         if dimensions is not None and dimensions < 1:
             raise InvalidInputError(f"dimensions must be >= 1, got {dimensions}")
         if dimensions is not None and spec.dim is not None and dimensions > spec.dim:
             raise InvalidInputError(
                 f"dimensions={dimensions} is larger than {spec.name}'s {spec.dim}"
             )
-        self.normalize = normalize
+        self.normalize = self.options.normalize
         self.dimensions = dimensions
-        self.task = task if task is not None else spec.default_task
+        self.task = self.options.task if self.options.task is not None else spec.default_task
         self._dim: int | None = None
         self._own_prompts: tuple[str, str] | None = None
 
@@ -159,9 +201,10 @@ class TextEmbedderBase(_ModelAPI):
     def _encode(self, texts: list[str]) -> Any:
         """Vectors (n, model dim) for ``texts``, already prompted; sync or async per the base."""
 
-    @abc.abstractmethod
     def _model_dim(self) -> int:
-        """The model's output size, read from the loaded model when the spec does not say."""
+        """The model's output size when the spec does not say: here, the size of one probe
+        text's vector; backends that can read it from the loaded model do so instead."""
+        return int(np.asarray(self._sync(self._encode, ["dimension probe"])).shape[1])
 
     # -- public API ------------------------------------------------------------------
     @property
@@ -284,20 +327,16 @@ class RerankerBase(_ModelAPI):
     ``_score(query, documents)`` returns one raw score per document as log-odds of relevance
     (a cross-encoder's logit; ``logit(yes) - logit(no)`` for LLM rerankers). The public API maps
     them to relevance in 0..1 with a sigmoid, the same scale on every backend, unless
-    ``raw_scores=True``. Like ``TextEmbedderBase``, a subclass mixes in ``BlockingModel`` or
-    ``CoroutineModel``.
+    ``raw_scores=True``. Like ``TextEmbedderBase``, a backend lists ``BlockingModel`` or
+    ``CoroutineModel`` before it.
     """
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        batch_size: int = 16,
-        show_progress: bool | None = None,
-        raw_scores: bool = False,
-    ) -> None:
-        _ModelAPI.__init__(self, spec, batch_size, show_progress)
-        self.raw_scores = raw_scores
+    Options: ClassVar[type[RerankOptions]] = RerankOptions
+    options: RerankOptions
+
+    def __init__(self, spec: ModelSpec, options: RerankOptions | None = None) -> None:
+        _ModelAPI.__init__(self, spec, options)
+        self.raw_scores = self.options.raw_scores
 
     @abc.abstractmethod
     def _score(self, query: str, documents: list[str]) -> Any:
@@ -359,15 +398,10 @@ class RerankerBase(_ModelAPI):
 class SparseEmbedderBase(_ModelAPI):
     """The public sparse-embedding API, written once over a backend's ``_encode_sparse``.
 
-    Like ``TextEmbedderBase``, a subclass mixes in ``BlockingModel`` or ``CoroutineModel``,
-    whose ``_sync``/``_async`` give the sync and async methods from one implementation.
+    Like ``TextEmbedderBase``, a backend lists ``BlockingModel`` or ``CoroutineModel`` before
+    it, whose ``_sync``/``_async`` give the sync and async methods from one implementation.
     Empty input gives an empty list; an empty string gives a (possibly empty) vector.
     """
-
-    def __init__(
-        self, spec: ModelSpec, *, batch_size: int = 32, show_progress: bool | None = None
-    ) -> None:
-        _ModelAPI.__init__(self, spec, batch_size, show_progress)
 
     @abc.abstractmethod
     def _encode_sparse(self, texts: list[str]) -> list[SparseVector]:
@@ -396,3 +430,10 @@ class SparseEmbedderBase(_ModelAPI):
     async def aembed_query_sparse(self, text: str) -> SparseVector:
         query = [check_text(text)]
         return (await self._async(self._encode_sparse_queries, query))[0]  # type: ignore[no-any-return]
+
+
+class DenseSparseEmbedderBase(TextEmbedderBase, SparseEmbedderBase):
+    """Both public APIs, dense and sparse, for a model that computes both in one pass (BGE-M3).
+
+    Its options are the embedder's (``EmbedOptions``); the sparse side reads their batching.
+    """

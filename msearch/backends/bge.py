@@ -1,14 +1,15 @@
 """BGE encoders: BGE-M3 (dense, sparse and ColBERT from one pass) and plain BGE dense models.
 
-``BGEEmbedderBase`` holds everything but the model call: options, one loaded model shared by
+``BGEEmbedder`` holds everything but the model call: options, one loaded model shared by
 every embedder on the same folder and setup, batching by length, and a memo of each text's
 dense and sparse outputs, so a sparse call that follows a dense call on the same texts (what
 LangChain's and LlamaIndex's hybrid Qdrant stores do) costs no second pass;
 ``embed_documents_hybrid`` asks for both at once.
 
-Two backends run it: ``"transformers"`` (``BGEEmbedder`` here: msearch computes BGE-M3 from
-the XLM-R hidden states and the two head files, on any transformers version) and ``"flag"``
-(``msearch.backends.flag``: FlagEmbedding's own model code, where FlagEmbedding imports).
+The model call is its ``code`` (a ``ModelCode``), one of two: ``"transformers"``
+(``TransformersCode`` here: msearch computes BGE-M3 from the XLM-R hidden states and the two
+head files, on any transformers version) and ``"flag"`` (``msearch.backends.flag``:
+FlagEmbedding's own model code, where FlagEmbedding imports).
 Both give the same numbers on the same weights (a parity test holds them to it).
 
 BGE-M3, as FlagEmbedding defines it: dense = the normalized CLS hidden state; sparse = the
@@ -25,8 +26,9 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -34,8 +36,8 @@ from msearch._deps import require
 from msearch.backends._loading import locate_model, model_not_found, torch_dtype
 from msearch.backends.base import (
     BlockingModel,
-    SparseEmbedderBase,
-    TextEmbedderBase,
+    DenseSparseEmbedderBase,
+    EmbedOptions,
     check_text,
     check_texts,
 )
@@ -54,7 +56,7 @@ _UNWEIGHTED = {"cls_token", "eos_token", "pad_token", "unk_token"}
 class Runtime:
     """One loaded model, shared by every embedder on the same folder and setup.
 
-    ``model`` is what the backend's ``_forward`` calls; ``tokenizer`` a Hugging Face one.
+    ``model`` is what the ``ModelCode``'s ``forward`` calls; ``tokenizer`` a Hugging Face one.
     """
 
     def __init__(self, model: Any, tokenizer: Any, dim: int, m3: bool, device: str) -> None:
@@ -79,31 +81,120 @@ _RUNTIMES: weakref.WeakValueDictionary[tuple[Any, ...], Runtime] = weakref.WeakV
 _RUNTIMES_LOCK = threading.Lock()
 
 
-class BGEEmbedderBase(BlockingModel, TextEmbedderBase, SparseEmbedderBase):
-    """Dense, sparse and ColBERT embeddings from BGE models, loaded on first use.
+@dataclass(frozen=True, kw_only=True)
+class BGEOptions(EmbedOptions):
+    """The options of both BGE backends: ``max_length`` (default: the registry's, else the
+    tokenizer's), ``dtype`` (``float32``, ``bfloat16``, ``float16``; or ``fp16=True``),
+    ``device``, ``trust_remote_code``."""
 
-    A BGE-M3 folder (with ``sparse_linear.pt`` and ``colbert_linear.pt``) serves all three;
-    a plain BGE model (bge-small-en-v1.5, bge-large-zh-v1.5) serves dense only, with its query
-    instruction from the registry. Options: ``batch_size``, ``max_length`` (default: the
-    registry's, else the tokenizer's), ``dtype`` (``float32``, ``bfloat16``, ``float16``; or
-    ``fp16=True``), ``device``, ``trust_remote_code``.
-    """
+    max_length: int | None = None
+    device: str | None = None
+    dtype: str = "float32"
+    fp16: bool = False
+    trust_remote_code: bool = False
 
-    #: The extra that installs this backend's library, named in errors.
+
+@dataclass(frozen=True)
+class Setup:
+    """How a model is loaded and pooled: part of the key its shared ``Runtime`` is kept by."""
+
+    dtype: str
+    trust_remote_code: bool
+    pooling: Pooling
+
+
+class ModelCode(abc.ABC):
+    """The code that loads a BGE model and computes its outputs for one tokenized batch."""
+
+    #: The extra that installs this code's library, named in errors.
     extra = ""
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        max_length: int | None = None,
-        device: str | None = None,
-        dtype: str = "float32",
-        fp16: bool = False,
-        trust_remote_code: bool = False,
-        **options: Any,
-    ) -> None:
-        super().__init__(spec, **options)
+    @abc.abstractmethod
+    def build(self, folder: str, m3: bool, device: str, setup: Setup) -> Runtime:
+        """Load the model in ``folder`` (with BGE-M3's heads when ``m3``) onto ``device``."""
+
+    @abc.abstractmethod
+    def forward(
+        self, runtime: Runtime, inputs: Any, colbert: bool, pooling: Pooling
+    ) -> dict[str, Any]:
+        """Tensors for one tokenized batch: ``dense`` (pooled; ``_finish`` normalizes it
+        when asked), and for BGE-M3 also ``token_weights`` (batch, tokens) and, when
+        ``colbert``, ``colbert`` (batch, tokens - 1, dim), each vector normalized."""
+
+
+class TransformersCode(ModelCode):
+    """BGE models computed by msearch on transformers: the pooled hidden state, and BGE-M3's
+    heads applied as FlagEmbedding defines them."""
+
+    extra = "transformers"
+
+    def build(self, folder: str, m3: bool, device: str, setup: Setup) -> Runtime:
+        transformers = require("transformers", self.extra)
+        torch = require("torch", self.extra)
+        dtype = torch_dtype(setup.dtype)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(
+            folder, trust_remote_code=setup.trust_remote_code
+        )
+        encoder = transformers.AutoModel.from_pretrained(
+            folder, trust_remote_code=setup.trust_remote_code, dtype=dtype
+        )
+        model = torch.nn.ModuleDict({"encoder": encoder})
+        if m3:
+            for head in HEADS:
+                state = torch.load(Path(folder) / head, map_location="cpu", weights_only=True)
+                out_features, in_features = state["weight"].shape
+                layer = torch.nn.Linear(in_features, out_features)
+                layer.load_state_dict(state)
+                model[head.removesuffix(".pt")] = layer
+        model.to(device=device, dtype=dtype).eval()
+        return Runtime(model, tokenizer, int(encoder.config.hidden_size), m3, device)
+
+    def forward(
+        self, runtime: Runtime, inputs: Any, colbert: bool, pooling: Pooling
+    ) -> dict[str, Any]:
+        torch = require("torch", self.extra)
+        normalize = torch.nn.functional.normalize
+        hidden = runtime.model["encoder"](**inputs, return_dict=True).last_hidden_state
+        mask = inputs["attention_mask"]
+        if pooling is Pooling.MEAN:
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
+        else:
+            pooled = hidden[:, 0]
+        out = {"dense": pooled}
+        if runtime.m3:
+            out["token_weights"] = torch.relu(runtime.model["sparse_linear"](hidden)).squeeze(-1)
+            if colbert:
+                vectors = runtime.model["colbert_linear"](hidden[:, 1:])
+                vectors = vectors * mask[:, 1:].unsqueeze(-1).to(vectors.dtype)
+                out["colbert"] = normalize(vectors, dim=-1)
+        return out
+
+
+class BGEEmbedder(BlockingModel, DenseSparseEmbedderBase):
+    """Dense, sparse and ColBERT embeddings from BGE models, loaded on first use.
+
+    The ``"transformers"`` text and sparse backend: BGE models computed by msearch, needing
+    only torch and transformers (any version msearch supports), so BGE-M3 hybrid search runs
+    where FlagEmbedding does not import. ``FlagEmbedder`` is the same class on FlagEmbedding's
+    code. A BGE-M3 folder (with ``sparse_linear.pt`` and ``colbert_linear.pt``) serves all
+    three; a plain BGE model (bge-small-en-v1.5, bge-large-zh-v1.5) serves dense only, with its
+    query instruction from the registry. Options: ``BGEOptions``.
+
+    >>> from msearch.embeddings import text_embedder
+    >>> from msearch.sparse import sparse_embedder
+    >>> dense = text_embedder("BAAI/bge-m3", backend="transformers")  # doctest: +SKIP
+    >>> sparse = sparse_embedder("BAAI/bge-m3", backend="transformers")  # one model, loaded once
+    >>> vectors, lexical = dense.embed_documents_hybrid(["Qdrant stores vectors."])  # +SKIP
+    """
+
+    Options: ClassVar[type[BGEOptions]] = BGEOptions
+    options: BGEOptions
+    code: ClassVar[ModelCode] = TransformersCode()
+
+    def __init__(self, spec: ModelSpec, options: BGEOptions | None = None) -> None:
+        super().__init__(spec, options)
+        max_length = self.options.max_length
         if max_length is not None and max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {max_length}")
         if spec.pooling is Pooling.LAST_TOKEN:
@@ -111,24 +202,16 @@ class BGEEmbedderBase(BlockingModel, TextEmbedderBase, SparseEmbedderBase):
         self.max_length = max_length or spec.max_tokens
         # the spec's pooling (the caller's or the registry's); CLS, every BGE model's, otherwise
         self.pooling = spec.pooling or Pooling.CLS
-        self.dtype = checked_dtype(dtype, fp16)
-        self.device = device
-        self.trust_remote_code = trust_remote_code
-
-    # -- what a backend implements --------------------------------------------------------
-    @abc.abstractmethod
-    def _build_runtime(self, folder: str, m3: bool, device: str) -> Runtime:
-        """Load the model in ``folder`` (with BGE-M3's heads when ``m3``) onto ``device``."""
-
-    @abc.abstractmethod
-    def _forward(self, runtime: Runtime, inputs: Any, colbert: bool) -> dict[str, Any]:
-        """Tensors for one tokenized batch: ``dense`` (pooled; ``_finish`` normalizes it
-        when asked), and for BGE-M3 also ``token_weights`` (batch, tokens) and, when
-        ``colbert``, ``colbert`` (batch, tokens - 1, dim), each vector normalized."""
+        self.setup = Setup(
+            checked_dtype(self.options.dtype, self.options.fp16),
+            self.options.trust_remote_code,
+            self.pooling,
+        )
 
     # -- loading ---------------------------------------------------------------------
     def _load(self) -> Runtime:
-        folder = local_folder(self.spec.name, self.extra)
+        extra = self.code.extra
+        folder = local_folder(self.spec.name, extra)
         m3 = all((Path(folder) / head).is_file() for head in HEADS)
         if m3 and self.pooling is not Pooling.CLS:
             raise InvalidInputError(
@@ -140,14 +223,14 @@ class BGEEmbedderBase(BlockingModel, TextEmbedderBase, SparseEmbedderBase):
                 f"{self.spec.name} ({folder}) lacks {' and '.join(HEADS)}: without them "
                 "its sparse and ColBERT vectors would come from random heads"
             )
-        torch = require("torch", self.extra)
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        key = (type(self), folder, self.dtype, device, self.trust_remote_code, self.pooling, m3)
+        torch = require("torch", extra)
+        device = self.options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        key = (type(self.code), folder, device, m3, self.setup)
         with _RUNTIMES_LOCK:
             runtime = _RUNTIMES.get(key)
             if runtime is None:
                 try:
-                    runtime = self._build_runtime(folder, m3, device)
+                    runtime = self.code.build(folder, m3, device, self.setup)
                 except MSearchError:
                     raise
                 except pickle.UnpicklingError as err:
@@ -262,7 +345,7 @@ class BGEEmbedderBase(BlockingModel, TextEmbedderBase, SparseEmbedderBase):
 
     def _run(self, runtime: Runtime, texts: list[str], colbert: bool) -> dict[str, list[Any]]:
         """Tokenize, batch by length and run each batch through the model once."""
-        torch = require("torch", self.extra)
+        torch = require("torch", self.code.extra)
         results: dict[str, list[Any]] = {"dense": [None] * len(texts)}
         if runtime.m3:
             results["sparse"] = [None] * len(texts)
@@ -290,7 +373,7 @@ class BGEEmbedderBase(BlockingModel, TextEmbedderBase, SparseEmbedderBase):
             max_length=self._max_length(runtime),
             return_tensors="pt",
         ).to(runtime.device)
-        out = self._forward(runtime, inputs, colbert and runtime.m3)
+        out = self.code.forward(runtime, inputs, colbert and runtime.m3, self.pooling)
         result: dict[str, list[Any]] = {"dense": list(out["dense"].float().cpu().numpy())}
         if not runtime.m3:
             return result
@@ -309,62 +392,6 @@ class BGEEmbedderBase(BlockingModel, TextEmbedderBase, SparseEmbedderBase):
                 for row, row_mask in zip(vectors, mask, strict=True)
             ]
         return result
-
-
-class BGEEmbedder(BGEEmbedderBase):
-    """The ``"transformers"`` text and sparse backend: BGE models computed by msearch.
-
-    Needs only torch and transformers (any version msearch supports), so BGE-M3 hybrid
-    search runs where FlagEmbedding does not import.
-
-    >>> from msearch.embeddings import text_embedder
-    >>> from msearch.sparse import sparse_embedder
-    >>> dense = text_embedder("BAAI/bge-m3", backend="transformers")  # doctest: +SKIP
-    >>> sparse = sparse_embedder("BAAI/bge-m3", backend="transformers")  # one model, loaded once
-    >>> vectors, lexical = dense.embed_documents_hybrid(["Qdrant stores vectors."])  # +SKIP
-    """
-
-    extra = "transformers"
-
-    def _build_runtime(self, folder: str, m3: bool, device: str) -> Runtime:
-        transformers = require("transformers", self.extra)
-        torch = require("torch", self.extra)
-        dtype = torch_dtype(self.dtype)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(
-            folder, trust_remote_code=self.trust_remote_code
-        )
-        encoder = transformers.AutoModel.from_pretrained(
-            folder, trust_remote_code=self.trust_remote_code, dtype=dtype
-        )
-        model = torch.nn.ModuleDict({"encoder": encoder})
-        if m3:
-            for head in HEADS:
-                state = torch.load(Path(folder) / head, map_location="cpu", weights_only=True)
-                out_features, in_features = state["weight"].shape
-                layer = torch.nn.Linear(in_features, out_features)
-                layer.load_state_dict(state)
-                model[head.removesuffix(".pt")] = layer
-        model.to(device=device, dtype=dtype).eval()
-        return Runtime(model, tokenizer, int(encoder.config.hidden_size), m3, device)
-
-    def _forward(self, runtime: Runtime, inputs: Any, colbert: bool) -> dict[str, Any]:
-        torch = require("torch", self.extra)
-        normalize = torch.nn.functional.normalize
-        hidden = runtime.model["encoder"](**inputs, return_dict=True).last_hidden_state
-        mask = inputs["attention_mask"]
-        if self.pooling is Pooling.MEAN:
-            weights = mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
-        else:
-            pooled = hidden[:, 0]
-        out = {"dense": pooled}
-        if runtime.m3:
-            out["token_weights"] = torch.relu(runtime.model["sparse_linear"](hidden)).squeeze(-1)
-            if colbert:
-                vectors = runtime.model["colbert_linear"](hidden[:, 1:])
-                vectors = vectors * mask[:, 1:].unsqueeze(-1).to(vectors.dtype)
-                out["colbert"] = normalize(vectors, dim=-1)
-        return out
 
 
 def _lexical(ids: np.ndarray, weights: np.ndarray, unused: set[int]) -> SparseVector:

@@ -18,7 +18,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from msearch import media
 from msearch._deps import require
@@ -64,9 +64,11 @@ class WhisperOptions:
 class FasterWhisperTranscriber:
     """A ``Transcriber`` on faster-whisper; the model loads on first use, once."""
 
-    def __init__(self, spec: ModelSpec, **options: Any) -> None:
+    Options: ClassVar[type[WhisperOptions]] = WhisperOptions
+
+    def __init__(self, spec: ModelSpec, options: WhisperOptions | None = None) -> None:
         self.spec = spec
-        self.options = WhisperOptions(**options)
+        self.options = options if options is not None else WhisperOptions()
         self._lock = threading.Lock()
         self._model: Any = None
 

@@ -14,14 +14,15 @@ that logit's sigmoid), so msearch's 0..1 score equals FlagEmbedding's ``normaliz
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from msearch._deps import require
 from msearch.backends._loading import input_limit, model_not_found
-from msearch.backends.base import BlockingModel, RerankerBase
+from msearch.backends.base import BlockingModel, RerankerBase, RerankOptions
 from msearch.backends.bge import checked_dtype, local_folder
 from msearch.backends.flag import build_flag
 from msearch.errors import BackendError, MSearchError
@@ -39,6 +40,18 @@ class _Loaded:
         self.max_length = max_length
 
 
+@dataclass(frozen=True, kw_only=True)
+class FlagRerankOptions(RerankOptions):
+    """The options of ``FlagReranker``."""
+
+    max_length: int | None = None
+    prompt: str | None = None
+    device: str | None = None
+    dtype: str = "float32"
+    fp16: bool = False
+    trust_remote_code: bool = False
+
+
 class FlagReranker(BlockingModel, RerankerBase):
     """BGE rerankers through FlagEmbedding, scored in 0..1 (raw logits with ``raw_scores``).
 
@@ -52,44 +65,34 @@ class FlagReranker(BlockingModel, RerankerBase):
     [RerankResult(index=0, score=0.99...), RerankResult(index=1, score=0.0003...)]
     """
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        max_length: int | None = None,
-        prompt: str | None = None,
-        device: str | None = None,
-        dtype: str = "float32",
-        fp16: bool = False,
-        trust_remote_code: bool = False,
-        **options: Any,
-    ) -> None:
-        super().__init__(spec, **options)
-        self.dtype = checked_dtype(dtype, fp16)
-        self.device = device
-        self.trust_remote_code = trust_remote_code
+    Options: ClassVar[type[FlagRerankOptions]] = FlagRerankOptions
+    options: FlagRerankOptions
+
+    def __init__(self, spec: ModelSpec, options: FlagRerankOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.dtype = checked_dtype(self.options.dtype, self.options.fp16)
+        max_length = self.options.max_length
         if max_length is not None and max_length < 2:
             raise ValueError(f"max_length must be >= 2, got {max_length}")
         #: What the caller asked for; ``None`` reads the model's limit when it loads.
         self.max_length = max_length
-        self.prompt = prompt
 
     def _load(self) -> _Loaded:
         require("FlagEmbedding", "flag")  # before fetching a hub model it could not run
         torch = require("torch", "flag")
         folder = local_folder(self.spec.name, "flag")
         llm = _is_causal_lm(folder)
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = self.options.device or ("cuda" if torch.cuda.is_available() else "cpu")
         options: dict[str, Any] = {
             "max_length": self.max_length or _FLAG_DEFAULT_MAX_LENGTH,
             "batch_size": self.batch_size,
             "dtype": self.dtype,
             "device": device,
-            "trust_remote_code": self.trust_remote_code,
+            "trust_remote_code": self.options.trust_remote_code,
         }
         try:
             if llm:
-                flag = build_flag("FlagLLMReranker", folder, prompt=self.prompt, **options)
+                flag = build_flag("FlagLLMReranker", folder, prompt=self.options.prompt, **options)
             else:
                 flag = build_flag("FlagReranker", folder, **options)
                 flag.model.to(device).eval()

@@ -14,13 +14,22 @@ result back to its input by the ``index`` the server returns, never by its posit
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
-from msearch.backends.base import CoroutineModel, RerankerBase, SparseEmbedderBase, TextEmbedderBase
-from msearch.backends.server_client import server_options
+from msearch.backends.base import (
+    BatchOptions,
+    CoroutineModel,
+    EmbedOptions,
+    RerankerBase,
+    RerankOptions,
+    SparseEmbedderBase,
+    TextEmbedderBase,
+)
+from msearch.backends.server_client import ServerConnection, Site, server_client
 from msearch.backends.token_limit import TokenLimit
 from msearch.batching import with_progress
 from msearch.datatypes import sparse_from_weights
@@ -30,54 +39,67 @@ from msearch.models import ModelSpec
 SCORE_SCALES = ("probability", "logit")
 
 
-class _ServerModel:
-    """The options of every model behind one of these servers, and the client built from them.
+OPENAI = Site("OpenAI-compatible server", "OPENAI_BASE_URL", "OPENAI_API_KEY")
+RERANK_API = Site("rerank server", "OPENAI_BASE_URL", "OPENAI_API_KEY")
+TEI = Site("TEI server", "TEI_URL", "TEI_API_KEY", "http://localhost:8080")
 
-    Listed before ``CoroutineModel`` and the public base, whose ``__init__`` receives the
-    remaining options. ``server_model`` is the name the server knows the model by (vLLM's
-    ``--served-model-name``, Ollama's tag ...); it defaults to the spec's name.
-    """
 
-    label: str
-    url_env: str
-    key_env: str
-    default_url: str = ""
-    show_progress: bool | None
-    batch_size: int
+@dataclass(frozen=True, kw_only=True)
+class ServerInputs(ServerConnection):
+    """A connection, plus ``truncate``: what happens to an input longer than the model takes
+    (``msearch.backends.token_limit``)."""
+
+    truncate: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerTextOptions(EmbedOptions, ServerInputs):
+    """The options of the ``openai`` and ``tei`` text embedders."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerSparseOptions(BatchOptions, ServerInputs):
+    """The options of the ``tei`` sparse embedder."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerRerankOptions(RerankOptions, ServerInputs):
+    """The options of the ``tei`` reranker."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RerankAPIOptions(ServerRerankOptions):
+    """The options of the ``openai`` reranker: ``server_scores`` is ``"probability"`` or
+    ``"logit"`` (see ``RerankAPIReranker``)."""
+
+    server_scores: str = "probability"
+
+
+class Server:
+    """One model behind one of these servers: its client, its name there, its input limit, and
+    requests in batches with their results put back by ``index``. What every backend here
+    composes."""
 
     def __init__(
         self,
         spec: ModelSpec,
-        *,
-        url: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 3,
-        server_model: str | None = None,
-        truncate: str | None = None,
-        **options: Any,
+        site: Site,
+        options: ServerInputs,
+        batch_size: int,
+        show_progress: bool | None,
     ) -> None:
-        super().__init__(spec, **options)  # type: ignore[call-arg]
-        self.client = server_options(
-            spec,
-            self.label,
-            url=url,
-            url_env=self.url_env,
-            default_url=self.default_url,
-            api_key=api_key,
-            key_env=self.key_env,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
-        self.server_model = server_model or spec.name
-        self.inputs = TokenLimit(spec, truncate)
+        self.client = server_client(spec, site, options)
+        self.model = options.server_model or spec.name
+        self.inputs = TokenLimit(spec, options.truncate)
+        self.batch_size = batch_size
+        self.show_progress = show_progress
 
-    def _batches(self, items: list[Any], desc: str) -> list[tuple[int, list[Any]]]:
+    def batches(self, items: list[Any], desc: str) -> list[tuple[int, list[Any]]]:
         starts = range(0, len(items), self.batch_size)
         chosen = with_progress(list(starts), self.show_progress, desc)
         return [(start, items[start : start + self.batch_size]) for start in chosen]
 
-    def _by_index(self, path: str, rows: Any, count: int, field: str) -> list[Any]:
+    def by_index(self, path: str, rows: Any, count: int, field: str) -> list[Any]:
         """Each row's ``field``, put back at the ``index`` the server gave it.
 
         Servers may answer in another order (rerank results come sorted by score); an answer
@@ -95,23 +117,19 @@ class _ServerModel:
             out[index] = row[field]
         return out
 
-    def _truncate_field(self) -> dict[str, bool]:
+    def truncate_field(self) -> dict[str, bool]:
         """TEI's ``truncate``: off whenever msearch checks lengths itself, so a server started
         with a smaller limit (or ``--auto-truncate``) refuses instead of cutting silently."""
         return {} if self.inputs.mode == "server" else {"truncate": False}
 
-
-class _ServerEmbedder(_ServerModel):
-    _sync: Callable[..., Any]
-
-    async def _embed_batch(self, texts: list[str]) -> list[Any]:
-        raise NotImplementedError
-
-    async def _encode(self, texts: list[str]) -> np.ndarray:
+    async def vectors(
+        self, texts: list[str], embed_batch: Callable[[list[str]], Awaitable[list[Any]]]
+    ) -> np.ndarray:
+        """The vectors ``embed_batch`` gets for ``texts``, a batch at a time."""
         texts = self.inputs.texts(texts)
         rows: list[Any] = []
-        for _, batch in self._batches(texts, "embedding"):
-            rows.extend(await self._embed_batch(batch))
+        for _, batch in self.batches(texts, "embedding"):
+            rows.extend(await embed_batch(batch))
         try:
             return np.asarray(rows, dtype=np.float32)
         except (TypeError, ValueError):
@@ -120,11 +138,21 @@ class _ServerEmbedder(_ServerModel):
                 "non-numeric length"
             ) from None
 
-    def _model_dim(self) -> int:
-        return int(self._sync(self._encode, ["dimension probe"]).shape[1])
+    async def scores(
+        self,
+        query: str,
+        documents: list[str],
+        score_batch: Callable[[str, list[str]], Awaitable[np.ndarray]],
+    ) -> np.ndarray:
+        """The raw scores ``score_batch`` gets for ``documents``, a batch at a time."""
+        documents = self.inputs.documents(query, documents)
+        out = np.empty(len(documents), dtype=np.float64)
+        for start, batch in self.batches(documents, "reranking"):
+            out[start : start + len(batch)] = await score_batch(query, batch)
+        return out
 
 
-class OpenAITextEmbedder(_ServerEmbedder, CoroutineModel, TextEmbedderBase):
+class OpenAITextEmbedder(CoroutineModel, TextEmbedderBase):
     """Text embeddings from any OpenAI-compatible ``/embeddings`` endpoint.
 
     ``url`` is the base URL that ends where ``/embeddings`` begins, as in OpenAI's SDK:
@@ -140,81 +168,83 @@ class OpenAITextEmbedder(_ServerEmbedder, CoroutineModel, TextEmbedderBase):
     (1024,)
     """
 
-    label = "OpenAI-compatible server"
-    url_env = "OPENAI_BASE_URL"
-    key_env = "OPENAI_API_KEY"
+    Options: ClassVar[type[ServerTextOptions]] = ServerTextOptions
+    options: ServerTextOptions
+
+    def __init__(self, spec: ModelSpec, options: ServerTextOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.server = Server(spec, OPENAI, self.options, self.batch_size, self.show_progress)
+
+    async def _encode(self, texts: list[str]) -> np.ndarray:
+        return await self.server.vectors(texts, self._embed_batch)
 
     async def _embed_batch(self, texts: list[str]) -> list[Any]:
-        payload = {"model": self.server_model, "input": texts, "encoding_format": "float"}
-        answer = await self.client.post("/embeddings", payload)
+        payload = {"model": self.server.model, "input": texts, "encoding_format": "float"}
+        answer = await self.server.client.post("/embeddings", payload)
         rows = answer.get("data") if isinstance(answer, dict) else None
-        return self._by_index("/embeddings", rows, len(texts), "embedding")
+        return self.server.by_index("/embeddings", rows, len(texts), "embedding")
 
 
-class TEITextEmbedder(_ServerEmbedder, CoroutineModel, TextEmbedderBase):
+class TEITextEmbedder(CoroutineModel, TextEmbedderBase):
     """Text embeddings from text-embeddings-inference's ``/embed``.
 
     ``url`` defaults to ``$TEI_URL`` or ``http://localhost:8080``; the key (TEI's
     ``--api-key``) to ``$TEI_API_KEY``. TEI serves one model, so ``server_model`` is not sent.
     """
 
-    label = "TEI server"
-    url_env = "TEI_URL"
-    key_env = "TEI_API_KEY"
-    default_url = "http://localhost:8080"
+    Options: ClassVar[type[ServerTextOptions]] = ServerTextOptions
+    options: ServerTextOptions
+
+    def __init__(self, spec: ModelSpec, options: ServerTextOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.server = Server(spec, TEI, self.options, self.batch_size, self.show_progress)
+
+    async def _encode(self, texts: list[str]) -> np.ndarray:
+        return await self.server.vectors(texts, self._embed_batch)
 
     async def _embed_batch(self, texts: list[str]) -> list[Any]:
-        payload = {"inputs": texts, "normalize": False, **self._truncate_field()}
-        answer = await self.client.post("/embed", payload)
+        payload = {"inputs": texts, "normalize": False, **self.server.truncate_field()}
+        answer = await self.server.client.post("/embed", payload)
         if not isinstance(answer, list) or len(answer) != len(texts):
-            raise self.client.bad_answer("/embed", answer, f"{len(texts)} vectors")
+            raise self.server.client.bad_answer("/embed", answer, f"{len(texts)} vectors")
         return answer
 
 
-class TEISparseEmbedder(_ServerModel, CoroutineModel, SparseEmbedderBase):
+class TEISparseEmbedder(CoroutineModel, SparseEmbedderBase):
     """Sparse vectors (SPLADE and other learned sparse models) from TEI's ``/embed_sparse``.
 
     Queries and documents are encoded alike, as the server does.
     """
 
-    label = "TEI server"
-    url_env = "TEI_URL"
-    key_env = "TEI_API_KEY"
-    default_url = "http://localhost:8080"
+    Options: ClassVar[type[ServerSparseOptions]] = ServerSparseOptions
+    options: ServerSparseOptions
+
+    def __init__(self, spec: ModelSpec, options: ServerSparseOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.server = Server(spec, TEI, self.options, self.batch_size, self.show_progress)
 
     async def _encode_sparse(self, texts: list[str]) -> list[Any]:  # type: ignore[override]
-        texts = self.inputs.texts(texts)
+        server = self.server
+        texts = server.inputs.texts(texts)
         out = []
-        for _, batch in self._batches(texts, "sparse embedding"):
-            payload = {"inputs": batch, **self._truncate_field()}
-            answer = await self.client.post("/embed_sparse", payload)
+        for _, batch in server.batches(texts, "sparse embedding"):
+            payload = {"inputs": batch, **server.truncate_field()}
+            answer = await server.client.post("/embed_sparse", payload)
             if not isinstance(answer, list) or len(answer) != len(batch):
-                raise self.client.bad_answer("/embed_sparse", answer, f"{len(batch)} vectors")
+                raise server.client.bad_answer("/embed_sparse", answer, f"{len(batch)} vectors")
             for weights in answer:
                 try:
                     indices = [int(item["index"]) for item in weights]
                     values = [float(item["value"]) for item in weights]
                 except (KeyError, TypeError, ValueError):
-                    raise self.client.bad_answer(
+                    raise server.client.bad_answer(
                         "/embed_sparse", weights, "a list of {index, value}"
                     ) from None
                 out.append(sparse_from_weights(indices, values))
         return out
 
 
-class _ServerReranker(_ServerModel):
-    async def _score_batch(self, query: str, documents: list[str]) -> np.ndarray:
-        raise NotImplementedError
-
-    async def _score(self, query: str, documents: list[str]) -> np.ndarray:
-        documents = self.inputs.documents(query, documents)
-        out = np.empty(len(documents), dtype=np.float64)
-        for start, batch in self._batches(documents, "reranking"):
-            out[start : start + len(batch)] = await self._score_batch(query, batch)
-        return out
-
-
-class RerankAPIReranker(_ServerReranker, CoroutineModel, RerankerBase):
+class RerankAPIReranker(CoroutineModel, RerankerBase):
     """Reranking over the Cohere/Jina ``/rerank`` shape, under the same base URL as
     ``/embeddings``: ``http://localhost:8000/v1`` reaches vLLM's and llama.cpp's
     ``/v1/rerank``, ``.../v2`` a ``/v2/rerank``.
@@ -225,35 +255,38 @@ class RerankAPIReranker(_ServerReranker, CoroutineModel, RerankerBase):
     0..1 is an error naming the option.
     """
 
-    label = "rerank server"
-    url_env = "OPENAI_BASE_URL"
-    key_env = "OPENAI_API_KEY"
+    Options: ClassVar[type[RerankAPIOptions]] = RerankAPIOptions
+    options: RerankAPIOptions
 
-    def __init__(self, spec: ModelSpec, *, server_scores: str = "probability", **options: Any):
-        super().__init__(spec, **options)
+    def __init__(self, spec: ModelSpec, options: RerankAPIOptions | None = None) -> None:
+        super().__init__(spec, options)
+        server_scores = self.options.server_scores
         if server_scores not in SCORE_SCALES:
             raise InvalidInputError(
                 f"server_scores={server_scores!r}: choose one of {', '.join(SCORE_SCALES)}"
             )
         self.server_scores = server_scores
+        self.server = Server(spec, RERANK_API, self.options, self.batch_size, self.show_progress)
+
+    async def _score(self, query: str, documents: list[str]) -> np.ndarray:
+        return await self.server.scores(query, documents, self._score_batch)
 
     async def _score_batch(self, query: str, documents: list[str]) -> np.ndarray:
         payload = {
-            "model": self.server_model,
+            "model": self.server.model,
             "query": query,
             "documents": documents,
             "top_n": len(documents),
         }
-        answer = await self.client.post("/rerank", payload)
+        answer = await self.server.client.post("/rerank", payload)
         rows = answer.get("results") if isinstance(answer, dict) else None
-        scores = np.asarray(
-            self._by_index("/rerank", rows, len(documents), "relevance_score"), dtype=np.float64
-        )
+        found = self.server.by_index("/rerank", rows, len(documents), "relevance_score")
+        scores = np.asarray(found, dtype=np.float64)
         if self.server_scores == "logit":
             return scores
         if np.any((scores < 0) | (scores > 1)) or not np.all(np.isfinite(scores)):
             raise BackendError(
-                f"{self.client.url} gave rerank scores outside 0..1 ({scores.min():g} to "
+                f"{self.server.client.url} gave rerank scores outside 0..1 ({scores.min():g} to "
                 f"{scores.max():g}) with server_scores='probability'; a server that returns "
                 "raw logits (llama.cpp) needs server_scores='logit'"
             )
@@ -261,15 +294,26 @@ class RerankAPIReranker(_ServerReranker, CoroutineModel, RerankerBase):
         return np.log(np.maximum(scores, tiny)) - np.log(np.maximum(1.0 - scores, tiny))
 
 
-class TEIReranker(_ServerReranker, CoroutineModel, RerankerBase):
+class TEIReranker(CoroutineModel, RerankerBase):
     """Reranking with a cross-encoder on TEI's ``/rerank``, asked for raw logits."""
 
-    label = "TEI server"
-    url_env = "TEI_URL"
-    key_env = "TEI_API_KEY"
-    default_url = "http://localhost:8080"
+    Options: ClassVar[type[ServerRerankOptions]] = ServerRerankOptions
+    options: ServerRerankOptions
+
+    def __init__(self, spec: ModelSpec, options: ServerRerankOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.server = Server(spec, TEI, self.options, self.batch_size, self.show_progress)
+
+    async def _score(self, query: str, documents: list[str]) -> np.ndarray:
+        return await self.server.scores(query, documents, self._score_batch)
 
     async def _score_batch(self, query: str, documents: list[str]) -> np.ndarray:
-        payload = {"query": query, "texts": documents, "raw_scores": True, **self._truncate_field()}
-        answer = await self.client.post("/rerank", payload)
-        return np.asarray(self._by_index("/rerank", answer, len(documents), "score"), dtype=float)
+        server = self.server
+        payload = {
+            "query": query,
+            "texts": documents,
+            "raw_scores": True,
+            **server.truncate_field(),
+        }
+        answer = await server.client.post("/rerank", payload)
+        return np.asarray(server.by_index("/rerank", answer, len(documents), "score"), dtype=float)

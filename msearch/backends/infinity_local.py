@@ -13,8 +13,9 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -22,9 +23,20 @@ from msearch import media
 from msearch._concurrency import background_loop
 from msearch._deps import require
 from msearch.backends._loading import locate_model, model_not_found
-from msearch.backends.base import CoroutineModel, RerankerBase, TextEmbedderBase
-from msearch.backends.media_base import AudioEmbedderBase, ImageEmbedderBase
-from msearch.backends.transformers import LocalSiglipText
+from msearch.backends.base import (
+    CoroutineModel,
+    EmbedOptions,
+    RerankerBase,
+    RerankOptions,
+    TextEmbedderBase,
+)
+from msearch.backends.media_base import (
+    AudioEmbedderBase,
+    AudioOptions,
+    ImageEmbedderBase,
+    ImageOptions,
+)
+from msearch.backends.transformers import SiglipTextChoice, encode_on_tower, local_text_tower
 from msearch.batching import with_progress
 from msearch.errors import BackendError, BackendTimeoutError, InvalidInputError, MSearchError
 from msearch.models import Kind, Modality, ModelSpec, Pooling
@@ -213,47 +225,81 @@ class InfinityEngine:
             await engine.astop()
 
 
-class _InfinityModel:
-    """The options every in-process infinity model takes, and the engine built from them.
+@dataclass(frozen=True, kw_only=True)
+class InfinityLoading:
+    """How the engine runs a model: ``device``, ``dtype`` (infinity's), ``timeout`` per call,
+    ``engine`` (infinity's inference engine) and ``engine_args`` for its ``EngineArgs``."""
 
-    Mixed in before ``CoroutineModel`` and the public base, whose ``__init__`` receives the
-    remaining options.
-    """
+    device: str = "cpu"
+    dtype: str = "float32"
+    timeout: float = 120.0
+    trust_remote_code: bool = False
+    engine: str = "torch"
+    engine_args: Mapping[str, Any] | None = None
 
-    batch_size: int
-    show_progress: bool | None
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        device: str = "cpu",
-        dtype: str = "float32",
-        timeout: float = 120.0,
-        trust_remote_code: bool = False,
-        engine: str = "torch",
-        engine_args: dict[str, Any] | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(spec, **options)  # type: ignore[call-arg]
-        if dtype not in _DTYPES:  # infinity would only fail when the engine starts
-            raise InvalidInputError(f"dtype must be one of {', '.join(_DTYPES)}; got {dtype!r}")
-        engine_args = _with_pooling(spec, dict(engine_args or {}))
-        self.engine = InfinityEngine(
-            spec.name,
-            device=device,
-            dtype=dtype,
-            batch_size=self.batch_size,
-            timeout=timeout,
-            trust_remote_code=trust_remote_code,
-            engine=engine,
-            **engine_args,
-        )
+@dataclass(frozen=True, kw_only=True)
+class InfinityTextOptions(EmbedOptions, InfinityLoading):
+    """The options of ``InfinityTextEmbedder``."""
 
-    def _chunk_starts(self, count: int, desc: str) -> Iterable[int]:
-        # infinity sorts and batches inside its engine; msearch sends chunks of several
-        # batches so long calls can show progress and each chunk has its own timeout.
-        return with_progress(list(range(0, count, self.batch_size * 8)), self.show_progress, desc)
+
+@dataclass(frozen=True, kw_only=True)
+class InfinityRerankOptions(RerankOptions, InfinityLoading):
+    """The options of ``InfinityReranker``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InfinityImageOptions(ImageOptions, InfinityLoading, SiglipTextChoice):
+    """The options of ``InfinityImageEmbedder``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InfinityAudioOptions(AudioOptions, InfinityLoading):
+    """The options of ``InfinityAudioEmbedder``."""
+
+
+def infinity_engine(spec: ModelSpec, options: InfinityLoading, batch_size: int) -> InfinityEngine:
+    """The (not yet started) engine for ``spec`` with ``options``."""
+    if options.dtype not in _DTYPES:  # infinity would only fail when the engine starts
+        raise InvalidInputError(f"dtype must be one of {', '.join(_DTYPES)}; got {options.dtype!r}")
+    engine_args = _with_pooling(spec, dict(options.engine_args or {}))
+    return InfinityEngine(
+        spec.name,
+        device=options.device,
+        dtype=options.dtype,
+        batch_size=batch_size,
+        timeout=options.timeout,
+        trust_remote_code=options.trust_remote_code,
+        engine=options.engine,
+        **engine_args,
+    )
+
+
+def _chunk_starts(
+    count: int, batch_size: int, show_progress: bool | None, desc: str
+) -> Iterable[int]:
+    # infinity sorts and batches inside its engine; msearch sends chunks of several
+    # batches so long calls can show progress and each chunk has its own timeout.
+    return with_progress(list(range(0, count, batch_size * 8)), show_progress, desc)
+
+
+async def _vectors(
+    model: TextEmbedderBase,
+    engine: InfinityEngine,
+    method: str,
+    keyword: str,
+    items: list[Any],
+    desc: str,
+) -> np.ndarray:
+    """``engine.<method>(<keyword>=chunk)`` over chunks of a few of ``model``'s batches each."""
+    started = await engine.started()
+    chunk = model.batch_size * 8
+    parts = []
+    for start in _chunk_starts(len(items), model.batch_size, model.show_progress, desc):
+        call = getattr(started, method)(**{keyword: items[start : start + chunk]})
+        vectors, _usage = await engine.run(call, method)
+        parts.append(np.asarray(vectors, dtype=np.float32))
+    return np.concatenate(parts)
 
 
 #: infinity-emb's own ``Dtype`` values.
@@ -277,28 +323,7 @@ def _with_pooling(spec: ModelSpec, engine_args: dict[str, Any]) -> dict[str, Any
     return engine_args
 
 
-class _InfinityEmbedder(_InfinityModel):
-    """Chunked vector calls (``embed``, ``image_embed``, ``audio_embed``) on the engine."""
-
-    _sync: Callable[..., Any]
-    _encode: Callable[[list[str]], Awaitable[np.ndarray]]
-
-    async def _chunked(self, method: str, keyword: str, items: list[Any], desc: str) -> np.ndarray:
-        """Call ``engine.<method>(<keyword>=chunk)`` over chunks of a few batches each."""
-        engine = await self.engine.started()
-        chunk = self.batch_size * 8
-        parts = []
-        for start in self._chunk_starts(len(items), desc):
-            call = getattr(engine, method)(**{keyword: items[start : start + chunk]})
-            vectors, _usage = await self.engine.run(call, method)
-            parts.append(np.asarray(vectors, dtype=np.float32))
-        return np.concatenate(parts)
-
-    def _model_dim(self) -> int:
-        return int(self._sync(self._encode, ["dimension probe"]).shape[1])
-
-
-class InfinityTextEmbedder(_InfinityEmbedder, CoroutineModel, TextEmbedderBase):
+class InfinityTextEmbedder(CoroutineModel, TextEmbedderBase):
     """Text embeddings from infinity's in-process engine.
 
     >>> from msearch.embeddings import text_embedder
@@ -307,11 +332,18 @@ class InfinityTextEmbedder(_InfinityEmbedder, CoroutineModel, TextEmbedderBase):
     (2, 384)
     """
 
+    Options: ClassVar[type[InfinityTextOptions]] = InfinityTextOptions
+    options: InfinityTextOptions
+
+    def __init__(self, spec: ModelSpec, options: InfinityTextOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.engine = infinity_engine(spec, self.options, self.batch_size)
+
     async def _encode(self, texts: list[str]) -> np.ndarray:
-        return await self._chunked("embed", "sentences", texts, "embedding")
+        return await _vectors(self, self.engine, "embed", "sentences", texts, "embedding")
 
 
-class InfinityReranker(_InfinityModel, CoroutineModel, RerankerBase):
+class InfinityReranker(CoroutineModel, RerankerBase):
     """Reranking with a cross-encoder on infinity's in-process engine.
 
     infinity serves a model as a reranker when its config is a sequence classifier with one
@@ -324,11 +356,19 @@ class InfinityReranker(_InfinityModel, CoroutineModel, RerankerBase):
     [RerankResult(index=0, score=0.98...), RerankResult(index=1, score=0.0001...)]
     """
 
+    Options: ClassVar[type[InfinityRerankOptions]] = InfinityRerankOptions
+    options: InfinityRerankOptions
+
+    def __init__(self, spec: ModelSpec, options: InfinityRerankOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.engine = infinity_engine(spec, self.options, self.batch_size)
+
     async def _score(self, query: str, documents: list[str]) -> np.ndarray:
         engine = await self.engine.started()
         chunk = self.batch_size * 8
         out = np.empty(len(documents), dtype=np.float64)
-        for start in self._chunk_starts(len(documents), "reranking"):
+        starts = _chunk_starts(len(documents), self.batch_size, self.show_progress, "reranking")
+        for start in starts:
             results, _usage = await self.engine.run(
                 engine.rerank(query=query, docs=documents[start : start + chunk], raw_scores=True),
                 "rerank",
@@ -338,12 +378,13 @@ class InfinityReranker(_InfinityModel, CoroutineModel, RerankerBase):
         return out
 
 
-class InfinityImageEmbedder(LocalSiglipText, _InfinityEmbedder, CoroutineModel, ImageEmbedderBase):
+class InfinityImageEmbedder(CoroutineModel, ImageEmbedderBase):
     """CLIP or SigLIP images and texts on infinity's in-process engine.
 
     Images reach infinity as RGB PIL images loaded by ``msearch.media``. SigLIP text runs on
-    transformers locally by default (``text_backend``; see ``LocalSiglipText``), since
-    infinity pads it differently from how SigLIP was trained.
+    transformers locally by default (``text_backend``; see
+    ``msearch.backends.transformers.local_text_tower``), since infinity pads it differently
+    from how SigLIP was trained.
 
     >>> from msearch.multimodal import image_embedder
     >>> embedder = image_embedder("openai/clip-vit-base-patch32", "infinity")
@@ -351,14 +392,27 @@ class InfinityImageEmbedder(LocalSiglipText, _InfinityEmbedder, CoroutineModel, 
     (1, 512)
     """
 
+    Options: ClassVar[type[InfinityImageOptions]] = InfinityImageOptions
+    options: InfinityImageOptions
+
+    def __init__(self, spec: ModelSpec, options: InfinityImageOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.engine = infinity_engine(spec, self.options, self.batch_size)
+        self.text_tower = local_text_tower(spec, self.options, self.batch_size)
+
+    async def _encode(self, texts: list[str]) -> np.ndarray:
+        return await encode_on_tower(self.text_tower, texts, self._encode_on_infinity)
+
     async def _encode_on_infinity(self, texts: list[str]) -> np.ndarray:
-        return await self._chunked("embed", "sentences", texts, "embedding text")
+        return await _vectors(self, self.engine, "embed", "sentences", texts, "embedding text")
 
     async def _encode_images(self, images: list[Any]) -> np.ndarray:
-        return await self._chunked("image_embed", "images", images, "embedding images")
+        return await _vectors(
+            self, self.engine, "image_embed", "images", images, "embedding images"
+        )
 
 
-class InfinityAudioEmbedder(_InfinityEmbedder, CoroutineModel, AudioEmbedderBase):
+class InfinityAudioEmbedder(CoroutineModel, AudioEmbedderBase):
     """CLAP audio and texts on infinity's in-process engine.
 
     infinity takes audio only at the model's rate and zero-pads short clips, where CLAP
@@ -371,10 +425,17 @@ class InfinityAudioEmbedder(_InfinityEmbedder, CoroutineModel, AudioEmbedderBase
     (1, 512)
     """
 
+    Options: ClassVar[type[InfinityAudioOptions]] = InfinityAudioOptions
+    options: InfinityAudioOptions
+
+    def __init__(self, spec: ModelSpec, options: InfinityAudioOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.engine = infinity_engine(spec, self.options, self.batch_size)
+
     async def _encode(self, texts: list[str]) -> np.ndarray:
-        return await self._chunked("embed", "sentences", texts, "embedding text")
+        return await _vectors(self, self.engine, "embed", "sentences", texts, "embedding text")
 
     async def _encode_audio(self, clips: list[np.ndarray]) -> np.ndarray:
         size = self.window_samples
         wavs = [media.encode_wav(media.repeat_pad(clip, size), self.sample_rate) for clip in clips]
-        return await self._chunked("audio_embed", "audios", wavs, "embedding audio")
+        return await _vectors(self, self.engine, "audio_embed", "audios", wavs, "embedding audio")

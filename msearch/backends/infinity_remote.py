@@ -7,16 +7,27 @@ go through msearch's background loop. ``url`` defaults to ``$INFINITY_URL`` or
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from msearch import media
-from msearch.backends.base import CoroutineModel, RerankerBase, TextEmbedderBase
-from msearch.backends.media_base import AudioEmbedderBase, ImageEmbedderBase
-from msearch.backends.server_client import server_options
-from msearch.backends.transformers import LocalSiglipText
+from msearch.backends.base import (
+    CoroutineModel,
+    EmbedOptions,
+    RerankerBase,
+    RerankOptions,
+    TextEmbedderBase,
+)
+from msearch.backends.media_base import (
+    AudioEmbedderBase,
+    AudioOptions,
+    ImageEmbedderBase,
+    ImageOptions,
+)
+from msearch.backends.server_client import ServerConnection, Site, server_client
+from msearch.backends.transformers import SiglipTextChoice, encode_on_tower, local_text_tower
 from msearch.batching import with_progress
 from msearch.errors import BackendError
 from msearch.models import ModelSpec
@@ -24,55 +35,50 @@ from msearch.models import ModelSpec
 DEFAULT_URL = "http://localhost:7997"
 
 
-class _InfinityServerModel:
-    """The options every server-backed model takes, and the client built from them.
+INFINITY = Site("Infinity server", "INFINITY_URL", "INFINITY_API_KEY", DEFAULT_URL)
 
-    Mixed in before ``CoroutineModel`` and the public base, whose ``__init__`` receives the
-    remaining options. ``server_model`` is the name the server knows the model by (its
-    ``--served-model-name``, else the model id it was started with); it defaults to the spec's.
-    """
 
-    batch_size: int
-    show_progress: bool | None
+@dataclass(frozen=True, kw_only=True)
+class InfinityServerTextOptions(EmbedOptions, ServerConnection):
+    """The options of ``InfinityServerTextEmbedder``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InfinityServerRerankOptions(RerankOptions, ServerConnection):
+    """The options of ``InfinityServerReranker``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InfinityServerImageOptions(ImageOptions, ServerConnection, SiglipTextChoice):
+    """The options of ``InfinityServerImageEmbedder``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InfinityServerAudioOptions(AudioOptions, ServerConnection):
+    """The options of ``InfinityServerAudioEmbedder``: ``request_size`` windows a request."""
+
+    request_size: int = 4
+
+
+class InfinityServer:
+    """One model on an Infinity server: its client, and its name there."""
 
     def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        url: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 3,
-        server_model: str | None = None,
-        **options: Any,
+        self, spec: ModelSpec, connection: ServerConnection, show_progress: bool | None
     ) -> None:
-        super().__init__(spec, **options)  # type: ignore[call-arg]
-        self.client = server_options(
-            spec,
-            "Infinity server",
-            url=url,
-            url_env="INFINITY_URL",
-            default_url=DEFAULT_URL,
-            api_key=api_key,
-            key_env="INFINITY_API_KEY",
-            timeout=timeout,
-            max_retries=max_retries,
-        )
-        self.server_model = server_model or spec.name
+        self.client = server_client(spec, INFINITY, connection)
+        self.model = connection.server_model or spec.name
+        self.show_progress = show_progress
 
-
-class _InfinityServerEmbedder(_InfinityServerModel):
-    """Vectors from ``/embeddings``, ``size`` inputs a request."""
-
-    _sync: Callable[..., Any]
-    _encode: Callable[[list[str]], Awaitable[np.ndarray]]
-
-    async def _request(self, inputs: list[str], modality: str, size: int, desc: str) -> np.ndarray:
+    async def embeddings(
+        self, inputs: list[str], modality: str, size: int, desc: str
+    ) -> np.ndarray:
+        """Vectors from ``/embeddings`` for ``inputs``, ``size`` inputs a request."""
         rows: list[Any] = []
         for start in with_progress(list(range(0, len(inputs), size)), self.show_progress, desc):
             part = inputs[start : start + size]
             payload = {
-                "model": self.server_model,
+                "model": self.model,
                 "input": part,
                 "encoding_format": "float",
                 "modality": modality,
@@ -84,11 +90,8 @@ class _InfinityServerEmbedder(_InfinityServerModel):
             rows.extend(row["embedding"] for row in sorted(data, key=lambda row: row["index"]))
         return np.asarray(rows, dtype=np.float32)
 
-    def _model_dim(self) -> int:
-        return int(self._sync(self._encode, ["dimension probe"]).shape[1])
 
-
-class InfinityServerTextEmbedder(_InfinityServerEmbedder, CoroutineModel, TextEmbedderBase):
+class InfinityServerTextEmbedder(CoroutineModel, TextEmbedderBase):
     """Text embeddings from an Infinity server.
 
     ``server_model`` is the name the server knows the model by (its ``--served-model-name``,
@@ -102,8 +105,15 @@ class InfinityServerTextEmbedder(_InfinityServerEmbedder, CoroutineModel, TextEm
     (384,)
     """
 
+    Options: ClassVar[type[InfinityServerTextOptions]] = InfinityServerTextOptions
+    options: InfinityServerTextOptions
+
+    def __init__(self, spec: ModelSpec, options: InfinityServerTextOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.server = InfinityServer(spec, self.options, self.show_progress)
+
     async def _encode(self, texts: list[str]) -> np.ndarray:
-        return await self._request(texts, "text", self.batch_size, "embedding")
+        return await self.server.embeddings(texts, "text", self.batch_size, "embedding")
 
 
 #: The server refuses strings longer than this (its request schema's limit). No model reads
@@ -111,7 +121,7 @@ class InfinityServerTextEmbedder(_InfinityServerEmbedder, CoroutineModel, TextEm
 _SERVER_MAX_CHARS = 8192 * 15
 
 
-class InfinityServerReranker(_InfinityServerModel, CoroutineModel, RerankerBase):
+class InfinityServerReranker(CoroutineModel, RerankerBase):
     """Reranking with a cross-encoder served by an Infinity server (``/rerank``).
 
     The server is asked for raw logits; msearch applies the sigmoid, as on every backend.
@@ -126,6 +136,13 @@ class InfinityServerReranker(_InfinityServerModel, CoroutineModel, RerankerBase)
     [RerankResult(index=0, score=0.98...), RerankResult(index=1, score=0.0001...)]
     """
 
+    Options: ClassVar[type[InfinityServerRerankOptions]] = InfinityServerRerankOptions
+    options: InfinityServerRerankOptions
+
+    def __init__(self, spec: ModelSpec, options: InfinityServerRerankOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.server = InfinityServer(spec, self.options, self.show_progress)
+
     async def _score(self, query: str, documents: list[str]) -> np.ndarray:
         # The server batches and sorts by length itself; one request carries several batches.
         chunk = self.batch_size * 8
@@ -134,10 +151,10 @@ class InfinityServerReranker(_InfinityServerModel, CoroutineModel, RerankerBase)
             list(range(0, len(documents), chunk)), self.show_progress, "reranking"
         ):
             part = [doc[:_SERVER_MAX_CHARS] for doc in documents[start : start + chunk]]
-            answer = await self.client.post(
+            answer = await self.server.client.post(
                 "/rerank",
                 {
-                    "model": self.server_model,
+                    "model": self.server.model,
                     "query": query[:_SERVER_MAX_CHARS],
                     "documents": part,
                     "raw_scores": True,
@@ -147,7 +164,7 @@ class InfinityServerReranker(_InfinityServerModel, CoroutineModel, RerankerBase)
             results = answer.get("results") if isinstance(answer, dict) else None
             if not isinstance(results, list) or len(results) != len(part):
                 raise BackendError(
-                    f"Infinity server at {self.client.url} answered /rerank for {len(part)} "
+                    f"Infinity server at {self.server.client.url} answered /rerank for {len(part)} "
                     f"documents with {answer!r:.300}"
                 )
             for result in results:
@@ -155,9 +172,7 @@ class InfinityServerReranker(_InfinityServerModel, CoroutineModel, RerankerBase)
         return out
 
 
-class InfinityServerImageEmbedder(
-    LocalSiglipText, _InfinityServerEmbedder, CoroutineModel, ImageEmbedderBase
-):
+class InfinityServerImageEmbedder(CoroutineModel, ImageEmbedderBase):
     """CLIP or SigLIP images and texts from an Infinity server (``modality=image``).
 
     Images are loaded here (paths, bytes, PIL, arrays, URLs) and sent as PNG data URIs, so
@@ -172,15 +187,26 @@ class InfinityServerImageEmbedder(
     (1, 512)
     """
 
+    Options: ClassVar[type[InfinityServerImageOptions]] = InfinityServerImageOptions
+    options: InfinityServerImageOptions
+
+    def __init__(self, spec: ModelSpec, options: InfinityServerImageOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.server = InfinityServer(spec, self.options, self.show_progress)
+        self.text_tower = local_text_tower(spec, self.options, self.batch_size)
+
+    async def _encode(self, texts: list[str]) -> np.ndarray:
+        return await encode_on_tower(self.text_tower, texts, self._encode_on_infinity)
+
     async def _encode_on_infinity(self, texts: list[str]) -> np.ndarray:
-        return await self._request(texts, "text", self.batch_size, "embedding text")
+        return await self.server.embeddings(texts, "text", self.batch_size, "embedding text")
 
     async def _encode_images(self, images: list[Any]) -> np.ndarray:
         uris = [media.data_uri(media.encode_png(image), "image/png") for image in images]
-        return await self._request(uris, "image", self.batch_size, "embedding image")
+        return await self.server.embeddings(uris, "image", self.batch_size, "embedding image")
 
 
-class InfinityServerAudioEmbedder(_InfinityServerEmbedder, CoroutineModel, AudioEmbedderBase):
+class InfinityServerAudioEmbedder(CoroutineModel, AudioEmbedderBase):
     """CLAP audio and texts from an Infinity server (``modality=audio``).
 
     Each window is resampled to the model's rate and repeat-padded here (the server would
@@ -195,15 +221,19 @@ class InfinityServerAudioEmbedder(_InfinityServerEmbedder, CoroutineModel, Audio
     (1, 512)
     """
 
-    def __init__(self, spec: ModelSpec, *, request_size: int = 4, **options: Any) -> None:
-        super().__init__(spec, **options)
-        self.request_size = request_size
+    Options: ClassVar[type[InfinityServerAudioOptions]] = InfinityServerAudioOptions
+    options: InfinityServerAudioOptions
+
+    def __init__(self, spec: ModelSpec, options: InfinityServerAudioOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.server = InfinityServer(spec, self.options, self.show_progress)
+        self.request_size = self.options.request_size
 
     async def _encode(self, texts: list[str]) -> np.ndarray:
-        return await self._request(texts, "text", self.batch_size, "embedding text")
+        return await self.server.embeddings(texts, "text", self.batch_size, "embedding text")
 
     async def _encode_audio(self, clips: list[np.ndarray]) -> np.ndarray:
         size = self.window_samples
         wavs = [media.encode_wav(media.repeat_pad(clip, size), self.sample_rate) for clip in clips]
         uris = [media.data_uri(wav, "audio/wav") for wav in wavs]
-        return await self._request(uris, "audio", self.request_size, "embedding audio")
+        return await self.server.embeddings(uris, "audio", self.request_size, "embedding audio")

@@ -18,12 +18,13 @@ import abc
 import asyncio
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from msearch import media
-from msearch.backends.base import TextEmbedderBase, l2_normalize
+from msearch.backends.base import EmbedOptions, TextEmbedderBase, l2_normalize
 from msearch.models import ModelSpec
 
 #: CLAP's audio format: 48 kHz, a 10 s window.
@@ -38,23 +39,36 @@ def check_items(items: Sequence[Any], what: str) -> list[Any]:
     return list(items)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ImageOptions(EmbedOptions):
+    """An embedder's options, plus ``url_timeout`` and ``max_image_bytes``, which bound
+    downloads of image URLs."""
+
+    url_timeout: float = media.URL_TIMEOUT_S
+    max_image_bytes: int = media.URL_MAX_BYTES
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudioOptions(EmbedOptions):
+    """An embedder's options, plus the model's input format (``sample_rate``, ``window_s``;
+    CLAP: 48 kHz, 10 s) and ``overlap_s``, the overlap between windows of longer clips."""
+
+    sample_rate: int = CLAP_SAMPLE_RATE
+    window_s: float = CLAP_WINDOW_S
+    overlap_s: float = media.DEFAULT_OVERLAP_S
+
+
 class ImageEmbedderBase(TextEmbedderBase):
-    """Text embeddings plus ``embed_images`` in the same vector space.
+    """Text embeddings plus ``embed_images`` in the same vector space (options:
+    ``ImageOptions``)."""
 
-    ``url_timeout`` and ``max_image_bytes`` bound downloads of image URLs.
-    """
+    Options: ClassVar[type[ImageOptions]] = ImageOptions
+    options: ImageOptions
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        url_timeout: float = media.URL_TIMEOUT_S,
-        max_image_bytes: int = media.URL_MAX_BYTES,
-        **options: Any,
-    ) -> None:
-        TextEmbedderBase.__init__(self, spec, **options)
-        self.url_timeout = url_timeout
-        self.max_image_bytes = max_image_bytes
+    def __init__(self, spec: ModelSpec, options: ImageOptions | None = None) -> None:
+        TextEmbedderBase.__init__(self, spec, options)
+        self.url_timeout = self.options.url_timeout
+        self.max_image_bytes = self.options.max_image_bytes
 
     @abc.abstractmethod
     def _encode_images(self, images: list[Any]) -> Any:
@@ -78,25 +92,18 @@ class ImageEmbedderBase(TextEmbedderBase):
 
 
 class AudioEmbedderBase(TextEmbedderBase):
-    """Text embeddings plus ``embed_audio`` in the same vector space.
+    """Text embeddings plus ``embed_audio`` in the same vector space (options:
+    ``AudioOptions``)."""
 
-    ``sample_rate`` and ``window_s`` are the model's input format (CLAP: 48 kHz, 10 s);
-    ``overlap_s`` is the overlap between windows of longer clips.
-    """
+    Options: ClassVar[type[AudioOptions]] = AudioOptions
+    options: AudioOptions
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        sample_rate: int = CLAP_SAMPLE_RATE,
-        window_s: float = CLAP_WINDOW_S,
-        overlap_s: float = media.DEFAULT_OVERLAP_S,
-        **options: Any,
-    ) -> None:
-        TextEmbedderBase.__init__(self, spec, **options)
+    def __init__(self, spec: ModelSpec, options: AudioOptions | None = None) -> None:
+        TextEmbedderBase.__init__(self, spec, options)
+        overlap_s, window_s = self.options.overlap_s, self.options.window_s
         if not 0 <= overlap_s < window_s:
             raise ValueError(f"need 0 <= overlap_s < window_s, got {overlap_s} and {window_s}")
-        self.sample_rate = sample_rate
+        self.sample_rate = self.options.sample_rate
         self.window_s = window_s
         self.overlap_s = overlap_s
 

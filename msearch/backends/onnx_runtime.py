@@ -43,12 +43,18 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from msearch._deps import require
-from msearch.backends.base import BlockingModel, RerankerBase, TextEmbedderBase
+from msearch.backends.base import (
+    BlockingModel,
+    EmbedOptions,
+    RerankerBase,
+    RerankOptions,
+    TextEmbedderBase,
+)
 from msearch.backends.onnx_entry import (
     CROSS_ENCODER,
     EMBEDDER,
@@ -191,93 +197,127 @@ class Tokenizer:
         }
 
 
-class _OnnxModel(BlockingModel):
+@dataclass(frozen=True, kw_only=True)
+class OnnxLoading:
+    """How an exported model runs (see the module docs): ``precision``, ``runtime``, the CPU
+    only, and where exports are cached."""
+
+    precision: str = "auto"
+    runtime: str = "auto"
+    device: str | None = None
+    onnx_cache_dir: str | None = None
+    trust_remote_code: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnnxEmbedOptions(EmbedOptions, OnnxLoading):
+    """The options of ``OnnxTextEmbedder``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnnxRerankOptions(RerankOptions, OnnxLoading):
+    """The options of ``OnnxCrossEncoderReranker``."""
+
+
+def check_loading(options: OnnxLoading) -> None:
+    """Refuse a precision, runtime or device the onnx backend cannot run, naming it."""
+    precision, runtime, device = options.precision, options.runtime, options.device
+    check_precision(precision)
+    if precision not in _PRECISIONS:
+        raise InvalidInputError(
+            f"the onnx backend runs precision {', '.join(_PRECISIONS)}; got {precision!r}"
+        )
+    if device not in (None, "cpu"):
+        raise InvalidInputError(f"the onnx backend runs on the CPU only; got device={device!r}")
+    if runtime not in ("auto", *RUNTIMES):
+        available_runtime(runtime)  # raises, naming the choices
+    if precision == "bfloat16" and runtime == "onnxruntime":
+        raise InvalidInputError(
+            "precision='bfloat16' needs runtime='openvino'; ONNX Runtime runs float32 and int8"
+        )
+    if precision == "int8-onnx" and runtime == "openvino":
+        raise InvalidInputError(
+            "precision='int8-onnx' runs on ONNX Runtime; use runtime='onnxruntime' or 'auto'"
+        )
+
+
+class Check(abc.ABC):
+    """How an export is held to its torch model: the check inputs, and the fidelity bar."""
+
+    #: How fidelity is measured, for messages.
+    measure = ""
+
+    @abc.abstractmethod
+    def holds(self, fidelity: float) -> bool:
+        """Whether a fidelity figure meets the bar."""
+
+    @abc.abstractmethod
+    def outputs(self, graph: Graph, tokenizer: Tokenizer) -> np.ndarray:
+        """The graph's outputs on the check inputs (what ``REFERENCE`` holds for torch)."""
+
+    @abc.abstractmethod
+    def compare(self, outputs: np.ndarray, reference: np.ndarray) -> float:
+        """The fidelity figure of ``outputs`` against the torch reference."""
+
+
+class Exported:
     """Loading an exported entry: the export, the runtime, the precision and its check.
 
-    Listed before the public base, whose ``__init__`` receives the remaining options.
+    What both onnx backends compose; ``plan`` and ``entry`` say what was loaded.
     """
 
-    kind: str
-    spec: ModelSpec
-    batch_size: int
-    show_progress: bool | None
-
     def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        precision: str = "auto",
-        runtime: str = "auto",
-        device: str | None = None,
-        onnx_cache_dir: str | None = None,
-        trust_remote_code: bool = False,
-        **options: Any,
+        self, spec: ModelSpec, kind: str, options: OnnxLoading, check: Check, announce: bool
     ) -> None:
-        super().__init__(spec, **options)
-        check_precision(precision)
-        if precision not in _PRECISIONS:
-            raise InvalidInputError(
-                f"the onnx backend runs precision {', '.join(_PRECISIONS)}; got {precision!r}"
-            )
-        if device not in (None, "cpu"):
-            raise InvalidInputError(f"the onnx backend runs on the CPU only; got device={device!r}")
-        if runtime not in ("auto", *RUNTIMES):
-            available_runtime(runtime)  # raises, naming the choices
-        if precision == "bfloat16" and runtime == "onnxruntime":
-            raise InvalidInputError(
-                "precision='bfloat16' needs runtime='openvino'; ONNX Runtime runs float32 and int8"
-            )
-        if precision == "int8-onnx" and runtime == "openvino":
-            raise InvalidInputError(
-                "precision='int8-onnx' runs on ONNX Runtime; use runtime='onnxruntime' or 'auto'"
-            )
-        self.precision = precision
-        self.runtime = runtime
-        self.onnx_cache_dir = onnx_cache_dir
-        self.trust_remote_code = trust_remote_code
+        check_loading(options)
+        self.spec = spec
+        self.kind = kind
+        self.options = options
+        self.check = check
+        self.announce = announce
         self.plan: PrecisionPlan | None = None
         self.entry: Path | None = None
 
-    def _load(self) -> Any:
-        runtime = available_runtime(
-            "onnxruntime" if self.precision == "int8-onnx" else self.runtime
-        )
+    def load(self) -> tuple[Graph, Tokenizer, dict[str, Any]]:
+        asked = self.options.precision
+        runtime = available_runtime("onnxruntime" if asked == "int8-onnx" else self.options.runtime)
         entry = exported_entry(
             self.spec.name,
             self.kind,
             spec=self.spec,
-            cache_dir=self.onnx_cache_dir,
-            trust_remote_code=self.trust_remote_code,
-            announce=self.show_progress is not False,
+            cache_dir=self.options.onnx_cache_dir,
+            trust_remote_code=self.options.trust_remote_code,
+            announce=self.announce,
         )
         manifest = read_manifest(entry)
         tokenizer = Tokenizer(entry, manifest)
         precision, reason = self._choose(runtime, manifest)
         graph = compile_graph(entry, runtime, precision)
         fidelity = self._fidelity(entry, manifest, graph, tokenizer)
-        if self.precision == "auto" and precision == "bfloat16" and not self._holds(fidelity):
-            precision, reason = "float32", f"auto: bf16 {self._measure} {fidelity:.6f} is off"
+        check = self.check
+        if asked == "auto" and precision == "bfloat16" and not check.holds(fidelity):
+            precision, reason = "float32", f"auto: bf16 {check.measure} {fidelity:.6f} is off"
             graph = compile_graph(entry, runtime, precision)
             fidelity = self._fidelity(entry, manifest, graph, tokenizer)
-        if precision == "float32" and not self._holds(fidelity):
+        if precision == "float32" and not check.holds(fidelity):
             raise BackendError(
                 f"the {runtime} export of {self.spec.name} does not reproduce the torch model "
-                f"({self._measure} {fidelity:.6f}); use backend='sentence-transformers' for it"
+                f"({check.measure} {fidelity:.6f}); use backend='sentence-transformers' for it"
             )
         self.entry = entry
-        self.plan = PrecisionPlan(self.precision, precision, "cpu", f"{runtime}, {reason}")
+        self.plan = PrecisionPlan(asked, precision, "cpu", f"{runtime}, {reason}")
         return graph, tokenizer, manifest
 
     def _choose(self, runtime: str, manifest: dict[str, Any]) -> tuple[str, str]:
-        if self.precision != "auto":
-            return self.precision, f"asked for {self.precision}"
+        if self.options.precision != "auto":
+            return self.options.precision, f"asked for {self.options.precision}"
         features = detect_cpu()
         if runtime != "openvino" or not features.native_bf16:
             why = "no native bf16 on this CPU" if runtime == "openvino" else "ONNX Runtime"
             return "float32", f"auto: {why}"
         recorded = manifest.get("fidelity", {}).get("openvino/bfloat16")
-        if recorded is not None and not self._holds(recorded):
-            return "float32", f"auto: bf16 {self._measure} {recorded:.6f} is off"
+        if recorded is not None and not self.check.holds(recorded):
+            return "float32", f"auto: bf16 {self.check.measure} {recorded:.6f} is off"
         return "bfloat16", f"auto: CPU has {features.describe()}"
 
     def _fidelity(
@@ -289,26 +329,10 @@ class _OnnxModel(BlockingModel):
         if recorded is not None:
             return float(recorded)
         reference = np.load(entry / REFERENCE)
-        value = self._compare(self._check_outputs(graph, tokenizer), reference)
+        value = self.check.compare(self.check.outputs(graph, tokenizer), reference)
         record_fidelity(entry, key, value)
         manifest.setdefault("fidelity", {})[key] = value
         return value
-
-    #: How fidelity is measured, for messages.
-    _measure = ""
-
-    @abc.abstractmethod
-    def _holds(self, fidelity: float) -> bool:
-        """Whether a fidelity figure meets the bar."""
-
-    @abc.abstractmethod
-    def _check_outputs(self, graph: Graph, tokenizer: Tokenizer) -> np.ndarray:
-        """The graph's outputs on the check inputs (what ``REFERENCE`` holds for torch)."""
-
-    @staticmethod
-    @abc.abstractmethod
-    def _compare(outputs: np.ndarray, reference: np.ndarray) -> float:
-        """The fidelity figure of ``outputs`` against the torch reference."""
 
 
 def _run_batches(
@@ -336,24 +360,58 @@ def _in_order(count: int, size: int = 16) -> list[list[int]]:
     return [list(range(start, min(start + size, count))) for start in range(0, count, size)]
 
 
-class OnnxTextEmbedder(_OnnxModel, TextEmbedderBase):
-    """Text embeddings from a sentence-transformers model, exported once and run by OpenVINO or
-    ONNX Runtime (see the module docs for ``precision`` and ``runtime``)."""
+class EmbeddingCheck(Check):
+    """An embedder's export holds when every check text's vector keeps ``MIN_COSINE``."""
 
-    kind = EMBEDDER
-    _measure = "least cosine"
+    measure = "least cosine"
 
-    def _holds(self, fidelity: float) -> bool:
+    def holds(self, fidelity: float) -> bool:
         return fidelity >= MIN_COSINE
 
-    def _check_outputs(self, graph: Graph, tokenizer: Tokenizer) -> np.ndarray:
+    def outputs(self, graph: Graph, tokenizer: Tokenizer) -> np.ndarray:
         texts = fidelity_texts()
         return _run_batches(graph, tokenizer, texts, sorted_batches(texts, 16))
 
-    @staticmethod
-    def _compare(outputs: np.ndarray, reference: np.ndarray) -> float:
+    def compare(self, outputs: np.ndarray, reference: np.ndarray) -> float:
         norms = np.linalg.norm(outputs, axis=1) * np.linalg.norm(reference, axis=1)
         return float(((outputs * reference).sum(axis=1) / np.maximum(norms, 1e-12)).min())
+
+
+class LogitCheck(Check):
+    """A cross-encoder's export holds when no check pair's logit moves past ``MAX_LOGIT_ERROR``."""
+
+    measure = "largest logit difference"
+
+    def holds(self, fidelity: float) -> bool:
+        return fidelity <= MAX_LOGIT_ERROR
+
+    def outputs(self, graph: Graph, tokenizer: Tokenizer) -> np.ndarray:
+        pairs = fidelity_pairs()
+        return _run_batches(graph, tokenizer, pairs, _in_order(len(pairs)))
+
+    def compare(self, outputs: np.ndarray, reference: np.ndarray) -> float:
+        return float(np.abs(outputs.reshape(-1) - reference.reshape(-1)).max())
+
+
+class OnnxTextEmbedder(BlockingModel, TextEmbedderBase):
+    """Text embeddings from a sentence-transformers model, exported once and run by OpenVINO or
+    ONNX Runtime (see the module docs for ``precision`` and ``runtime``)."""
+
+    Options: ClassVar[type[OnnxEmbedOptions]] = OnnxEmbedOptions
+    options: OnnxEmbedOptions
+
+    def __init__(self, spec: ModelSpec, options: OnnxEmbedOptions | None = None) -> None:
+        super().__init__(spec, options)
+        announce = self.show_progress is not False
+        self.exported = Exported(spec, EMBEDDER, self.options, EmbeddingCheck(), announce)
+
+    @property
+    def plan(self) -> PrecisionPlan | None:
+        """What ``precision`` chose, and why; set when the model loads."""
+        return self.exported.plan
+
+    def _load(self) -> Any:
+        return self.exported.load()
 
     def _model_prompts(self) -> tuple[str, str]:
         query, document = self.loaded[2]["prompts"]
@@ -370,24 +428,26 @@ class OnnxTextEmbedder(_OnnxModel, TextEmbedderBase):
         )
 
 
-class OnnxCrossEncoderReranker(_OnnxModel, RerankerBase):
+class OnnxCrossEncoderReranker(BlockingModel, RerankerBase):
     """Reranking with a cross-encoder (one relevance logit per pair), exported once and run by
     OpenVINO or ONNX Runtime. Pairs are truncated longest part first to the model's limit, as
     the sentence-transformers backend does."""
 
-    kind = CROSS_ENCODER
-    _measure = "largest logit difference"
+    Options: ClassVar[type[OnnxRerankOptions]] = OnnxRerankOptions
+    options: OnnxRerankOptions
 
-    def _holds(self, fidelity: float) -> bool:
-        return fidelity <= MAX_LOGIT_ERROR
+    def __init__(self, spec: ModelSpec, options: OnnxRerankOptions | None = None) -> None:
+        super().__init__(spec, options)
+        announce = self.show_progress is not False
+        self.exported = Exported(spec, CROSS_ENCODER, self.options, LogitCheck(), announce)
 
-    def _check_outputs(self, graph: Graph, tokenizer: Tokenizer) -> np.ndarray:
-        pairs = fidelity_pairs()
-        return _run_batches(graph, tokenizer, pairs, _in_order(len(pairs)))
+    @property
+    def plan(self) -> PrecisionPlan | None:
+        """What ``precision`` chose, and why; set when the model loads."""
+        return self.exported.plan
 
-    @staticmethod
-    def _compare(outputs: np.ndarray, reference: np.ndarray) -> float:
-        return float(np.abs(outputs.reshape(-1) - reference.reshape(-1)).max())
+    def _load(self) -> Any:
+        return self.exported.load()
 
     def _score(self, query: str, documents: list[str]) -> np.ndarray:
         graph, tokenizer, _ = self.loaded

@@ -12,13 +12,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from msearch._deps import require
 from msearch.backends._loading import locate_model, model_not_found, torch_dtype
-from msearch.backends.base import BlockingModel, TextEmbedderBase
+from msearch.backends.base import BlockingModel, EmbedOptions, TextEmbedderBase
 from msearch.batching import sorted_batches, with_progress
 from msearch.errors import BackendError, InvalidInputError, MissingDependencyError, MSearchError
 from msearch.models import ModelSpec, Pooling
@@ -84,56 +85,53 @@ def load_left_padded(
     return tokenizer, model.to(device).eval(), device
 
 
-class _Qwen3Model(BlockingModel):
-    """The loading options and left-padded loading both Qwen3 models share.
+@dataclass(frozen=True, kw_only=True)
+class Qwen3Loading:
+    """How both Qwen3 models load: ``dtype`` (``"float32"``, ``"bfloat16"``, ``"float16"``),
+    ``device``, ``attn_implementation`` (``"sdpa"``, ``"flash_attention_2"``, ``"eager"``;
+    default: transformers' choice) and ``max_length`` (default: the registry's, else the
+    tokenizer's)."""
 
-    Listed before the public base, whose ``__init__`` receives the remaining options.
-    """
-
-    spec: ModelSpec
-
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        device: str | None = None,
-        dtype: str = "float32",
-        attn_implementation: str | None = None,
-        max_length: int | None = None,
-        trust_remote_code: bool = False,
-        **options: Any,
-    ) -> None:
-        super().__init__(spec, **options)
-        if max_length is not None and max_length < 1:
-            raise ValueError(f"max_length must be >= 1, got {max_length}")
-        self.device = device
-        self.dtype = dtype
-        self.attn_implementation = attn_implementation
-        self.max_length = max_length or spec.max_tokens
-        self.trust_remote_code = trust_remote_code
-
-    def _load_left_padded(self, auto_class: str) -> tuple[Any, Any, str, int]:
-        """Tokenizer, model, device and the input limit: the option, else the tokenizer's."""
-        tokenizer, model, device = load_left_padded(
-            self.spec.name,
-            auto_class,
-            device=self.device,
-            dtype=self.dtype,
-            attn_implementation=self.attn_implementation,
-            trust_remote_code=self.trust_remote_code,
-        )
-        limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
-        max_length = self.max_length or (limit if 0 < limit < 1_000_000 else 8192)
-        return tokenizer, model, device, max_length
+    device: str | None = None
+    dtype: str = "float32"
+    attn_implementation: str | None = None
+    max_length: int | None = None
+    trust_remote_code: bool = False
 
 
-class Qwen3TextEmbedder(_Qwen3Model, TextEmbedderBase):
+@dataclass(frozen=True, kw_only=True)
+class Qwen3EmbedOptions(EmbedOptions, Qwen3Loading):
+    """The options of ``Qwen3TextEmbedder``."""
+
+
+def check_max_length(options: Qwen3Loading, spec: ModelSpec) -> int | None:
+    """The input limit asked for: the option, else the registry's (``None``: the tokenizer's)."""
+    if options.max_length is not None and options.max_length < 1:
+        raise ValueError(f"max_length must be >= 1, got {options.max_length}")
+    return options.max_length or spec.max_tokens
+
+
+def load_qwen3(
+    spec: ModelSpec, options: Qwen3Loading, max_length: int | None, auto_class: str
+) -> tuple[Any, Any, str, int]:
+    """Tokenizer, model, device and the input limit: ``max_length``, else the tokenizer's."""
+    tokenizer, model, device = load_left_padded(
+        spec.name,
+        auto_class,
+        device=options.device,
+        dtype=options.dtype,
+        attn_implementation=options.attn_implementation,
+        trust_remote_code=options.trust_remote_code,
+    )
+    limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
+    return tokenizer, model, device, max_length or (limit if 0 < limit < 1_000_000 else 8192)
+
+
+class Qwen3TextEmbedder(BlockingModel, TextEmbedderBase):
     """Qwen3-Embedding (0.6B/4B/8B or any folder in its format) on transformers.
 
-    Options: ``task`` (the query instruction), ``dimensions`` (Matryoshka), ``dtype``
-    (``"float32"``, ``"bfloat16"``, ``"float16"``), ``device``, ``attn_implementation``
-    (``"sdpa"``, ``"flash_attention_2"``, ``"eager"``; default: transformers' choice),
-    ``max_length``, ``batch_size``.
+    Options (``Qwen3EmbedOptions``): ``task`` (the query instruction), ``dimensions``
+    (Matryoshka), ``batch_size``, and the loading options of ``Qwen3Loading``.
 
     >>> from msearch.embeddings import text_embedder
     >>> qwen = text_embedder("Qwen/Qwen3-Embedding-0.6B", backend="qwen3", dimensions=256)
@@ -141,14 +139,22 @@ class Qwen3TextEmbedder(_Qwen3Model, TextEmbedderBase):
     >>> docs = qwen.embed_documents(["Beijing is China's capital."])  # doctest: +SKIP
     """
 
-    def __init__(self, spec: ModelSpec, **options: Any) -> None:
-        super().__init__(qwen3_spec(spec), **options)
+    Options: ClassVar[type[Qwen3EmbedOptions]] = Qwen3EmbedOptions
+    options: Qwen3EmbedOptions
+
+    def __init__(self, spec: ModelSpec, options: Qwen3EmbedOptions | None = None) -> None:
+        super().__init__(qwen3_spec(spec), options)
+        self.max_length = check_max_length(self.options, self.spec)
         torch_dtype_names = ("float32", "bfloat16", "float16")
-        if self.dtype not in torch_dtype_names:
-            raise ValueError(f"dtype must be one of {torch_dtype_names}, got {self.dtype!r}")
+        if self.options.dtype not in torch_dtype_names:
+            raise ValueError(
+                f"dtype must be one of {torch_dtype_names}, got {self.options.dtype!r}"
+            )
 
     def _load(self) -> tuple[Any, Any, str, int]:
-        tokenizer, model, device, max_length = self._load_left_padded("AutoModel")
+        tokenizer, model, device, max_length = load_qwen3(
+            self.spec, self.options, self.max_length, "AutoModel"
+        )
         dim = int(model.config.hidden_size)
         if self.dimensions is not None and self.dimensions > dim:
             raise InvalidInputError(

@@ -13,13 +13,14 @@ document loses its tail) so that prefix + body + suffix fit ``max_length``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from msearch._deps import require
-from msearch.backends.base import RerankerBase, check_text
-from msearch.backends.qwen3 import _Qwen3Model
+from msearch.backends.base import BlockingModel, RerankerBase, RerankOptions, check_text
+from msearch.backends.qwen3 import Qwen3Loading, check_max_length, load_qwen3
 from msearch.datatypes import RerankResult
 from msearch.errors import BackendError, MSearchError
 from msearch.models import ModelSpec
@@ -52,23 +53,34 @@ class _Loaded:
             raise ValueError(f"max_length={max_length} leaves no room for the reranker's template")
 
 
-class Qwen3Reranker(_Qwen3Model, RerankerBase):
+@dataclass(frozen=True, kw_only=True)
+class Qwen3RerankOptions(RerankOptions, Qwen3Loading):
+    """The options of ``Qwen3Reranker``: ``instruction`` is the task of every call (default:
+    the registry's, else Qwen3's own)."""
+
+    instruction: str | None = None
+
+
+class Qwen3Reranker(BlockingModel, RerankerBase):
     """Qwen3-Reranker-0.6B/4B/8B scores in 0..1 (P(yes)), loaded on first use.
 
     ``instruction`` sets the task for this instance; ``rerank(..., instruction=...)`` for one
-    call. Options: ``dtype``, ``device``, ``attn_implementation``, ``max_length``,
-    ``batch_size``, ``raw_scores`` (log-odds instead of 0..1).
+    call. Options (``Qwen3RerankOptions``): ``batch_size``, ``raw_scores`` (log-odds instead of
+    0..1) and the loading options of ``Qwen3Loading``.
 
-    >>> from msearch.backends.qwen3_reranker import Qwen3Reranker
-    >>> from msearch.models import resolve_spec
-    >>> reranker = Qwen3Reranker(resolve_spec("Qwen/Qwen3-Reranker-0.6B"))
+    >>> from msearch.rerank import reranker
+    >>> reranker = reranker("Qwen/Qwen3-Reranker-0.6B", backend="qwen3")
     >>> reranker.rerank("capital?", ["Beijing is the capital.", "Cats purr."])  # doctest: +SKIP
     [RerankResult(index=0, score=0.99...), RerankResult(index=1, score=0.0...)]
     """
 
-    def __init__(self, spec: ModelSpec, *, instruction: str | None = None, **options: Any) -> None:
-        super().__init__(spec, **options)
-        self.instruction = instruction or spec.default_task or DEFAULT_INSTRUCTION
+    Options: ClassVar[type[Qwen3RerankOptions]] = Qwen3RerankOptions
+    options: Qwen3RerankOptions
+
+    def __init__(self, spec: ModelSpec, options: Qwen3RerankOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.max_length = check_max_length(self.options, spec)
+        self.instruction = self.options.instruction or spec.default_task or DEFAULT_INSTRUCTION
 
     # -- public API with the per-call instruction ---------------------------------------
     def rerank(
@@ -93,7 +105,9 @@ class Qwen3Reranker(_Qwen3Model, RerankerBase):
 
     # -- backend hooks -------------------------------------------------------------------
     def _load(self) -> _Loaded:
-        return _Loaded(*self._load_left_padded("AutoModelForCausalLM"))
+        return _Loaded(
+            *load_qwen3(self.spec, self.options, self.max_length, "AutoModelForCausalLM")
+        )
 
     def _score(
         self, query: str, documents: list[str], instruction: str | None = None

@@ -4,15 +4,19 @@ models in-process."""
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from msearch._deps import require
 from msearch.backends._loading import input_limit, locate_model, model_not_found, torch_dtype
 from msearch.backends.base import (
+    BatchOptions,
     BlockingModel,
+    EmbedOptions,
     RerankerBase,
+    RerankOptions,
     SparseEmbedderBase,
     TextEmbedderBase,
     choose_prompts,
@@ -24,33 +28,38 @@ from msearch.models import ModelSpec, Pooling
 from msearch.precision import PrecisionPlan, merge_dtype, resolve_precision
 
 
-class _STModel(BlockingModel):
-    """The loading options both sentence-transformers models take.
+@dataclass(frozen=True, kw_only=True)
+class STLoading:
+    """How a sentence-transformers model loads: ``precision`` (see ``msearch.precision``;
+    ``dtype`` is its older spelling), ``device``, where ``int8-onnx`` exports are cached."""
 
-    Listed before the public base, whose ``__init__`` receives the remaining options.
-    """
+    device: str | None = None
+    dtype: str = "float32"
+    precision: str | None = None
+    onnx_cache_dir: str | None = None
+    trust_remote_code: bool = False
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        device: str | None = None,
-        dtype: str = "float32",
-        precision: str | None = None,
-        onnx_cache_dir: str | None = None,
-        trust_remote_code: bool = False,
-        **options: Any,
-    ) -> None:
-        super().__init__(spec, **options)
-        self.device = device
-        self.precision = merge_dtype(precision, dtype)
-        self.onnx_cache_dir = onnx_cache_dir
-        self.trust_remote_code = trust_remote_code
-        self.plan: PrecisionPlan | None = None
-        self._loaded_prompts: tuple[str, str] = ("", "")
+    @property
+    def chosen_precision(self) -> str:
+        return merge_dtype(self.precision, self.dtype)
 
 
-class STTextEmbedder(_STModel, TextEmbedderBase):
+@dataclass(frozen=True, kw_only=True)
+class STTextOptions(EmbedOptions, STLoading):
+    """The options of ``STTextEmbedder``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class STRerankOptions(RerankOptions, STLoading):
+    """The options of ``STCrossEncoderReranker``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class STSparseOptions(BatchOptions, STLoading):
+    """The options of ``STSparseEmbedder``: float32 only."""
+
+
+class STTextEmbedder(BlockingModel, TextEmbedderBase):
     """Text embeddings from a sentence-transformers model, loaded on first use.
 
     ``precision`` picks the numeric path (see ``msearch.precision``): ``"float32"`` (default,
@@ -65,25 +74,38 @@ class STTextEmbedder(_STModel, TextEmbedderBase):
     (2, 384)
     """
 
+    Options: ClassVar[type[STTextOptions]] = STTextOptions
+    options: STTextOptions
+    #: What ``precision`` chose, and why; set when the model loads.
+    plan: PrecisionPlan | None = None
+    _loaded_prompts: tuple[str, str] = ("", "")
+
+    def __init__(self, spec: ModelSpec, options: STTextOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.precision = self.options.chosen_precision
+
     def _load(self) -> Any:
         st = require("sentence_transformers", "st")
         path = locate_model(self.spec.name)
-        onnx_plan = _onnx_plan(self.precision, self.device)
+        options = self.options
+        onnx_plan = _onnx_plan(self.precision, options.device)
         try:
             if onnx_plan is not None:
                 from msearch.backends.onnx_int8 import QUANTIZED_FILE, quantized_model
 
-                entry = quantized_model(path, "feature-extraction", cache_dir=self.onnx_cache_dir)
+                entry = quantized_model(
+                    path, "feature-extraction", cache_dir=options.onnx_cache_dir
+                )
                 model = st.SentenceTransformer(
                     str(entry),
                     device="cpu",
                     backend="onnx",
                     model_kwargs={"file_name": QUANTIZED_FILE, "provider": "CPUExecutionProvider"},
-                    trust_remote_code=self.trust_remote_code,
+                    trust_remote_code=options.trust_remote_code,
                 )
             else:
                 model = st.SentenceTransformer(
-                    path, device=self.device, trust_remote_code=self.trust_remote_code
+                    path, device=options.device, trust_remote_code=options.trust_remote_code
                 )
         except MSearchError:
             raise
@@ -100,9 +122,7 @@ class STTextEmbedder(_STModel, TextEmbedderBase):
                     del model._modules[key]
         # msearch puts the prompt before each text itself (see prompts()); sentence-transformers
         # must not add its default prompt on top of it
-        self._loaded_prompts = choose_prompts(
-            dict(model.prompts or {}), model.default_prompt_name
-        )
+        self._loaded_prompts = choose_prompts(dict(model.prompts or {}), model.default_prompt_name)
         model.default_prompt_name = None
         self.plan = onnx_plan or resolve_precision(self.precision, str(model.device))
         if self.plan.dtype != "float32":
@@ -138,7 +158,7 @@ class STTextEmbedder(_STModel, TextEmbedderBase):
         return out
 
 
-class STCrossEncoderReranker(_STModel, RerankerBase):
+class STCrossEncoderReranker(BlockingModel, RerankerBase):
     """Reranking with a sentence-transformers ``CrossEncoder`` (one relevance logit per pair).
 
     Pairs are batched by document length. Inputs longer than the model's limit (the smallest of
@@ -153,15 +173,24 @@ class STCrossEncoderReranker(_STModel, RerankerBase):
     [RerankResult(index=0, score=0.98...), RerankResult(index=1, score=0.0001...)]
     """
 
+    Options: ClassVar[type[STRerankOptions]] = STRerankOptions
+    options: STRerankOptions
+    #: What ``precision`` chose, and why; set when the model loads.
+    plan: PrecisionPlan | None = None
+
+    def __init__(self, spec: ModelSpec, options: STRerankOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.precision = self.options.chosen_precision
+
     def _load(self) -> Any:
         st = require("sentence_transformers", "st")
         path = locate_model(self.spec.name)
-        onnx_plan = _onnx_plan(self.precision, self.device)
+        onnx_plan = _onnx_plan(self.precision, self.options.device)
         try:
             model = st.CrossEncoder(
                 path,
-                device=self.device,
-                trust_remote_code=self.trust_remote_code,
+                device=self.options.device,
+                trust_remote_code=self.options.trust_remote_code,
                 max_length=self.spec.max_tokens,
             )
         except MSearchError:
@@ -183,7 +212,9 @@ class STCrossEncoderReranker(_STModel, RerankerBase):
         if self.plan.onnx_int8:
             from msearch.backends.onnx_int8 import load_ort_classifier, quantized_model
 
-            entry = quantized_model(path, "text-classification", cache_dir=self.onnx_cache_dir)
+            entry = quantized_model(
+                path, "text-classification", cache_dir=self.options.onnx_cache_dir
+            )
             model.model = load_ort_classifier(entry)
         elif self.plan.dtype != "float32":
             model.model.to(torch_dtype(self.plan.dtype))
@@ -216,7 +247,7 @@ class STCrossEncoderReranker(_STModel, RerankerBase):
         return out
 
 
-class STSparseEmbedder(_STModel, SparseEmbedderBase):
+class STSparseEmbedder(BlockingModel, SparseEmbedderBase):
     """Sparse embeddings from any model sentence-transformers' ``SparseEncoder`` loads: SPLADE,
     inference-free SPLADE (a cheap query side), and others (sentence-transformers >= 5).
 
@@ -228,11 +259,15 @@ class STSparseEmbedder(_STModel, SparseEmbedderBase):
     >>> splade = sparse_embedder("naver/splade-v3", backend="sentence-transformers")  # +SKIP
     """
 
-    def __init__(self, spec: ModelSpec, **options: Any) -> None:
-        super().__init__(spec, **options)
-        if self.precision != "float32":
+    Options: ClassVar[type[STSparseOptions]] = STSparseOptions
+    options: STSparseOptions
+
+    def __init__(self, spec: ModelSpec, options: STSparseOptions | None = None) -> None:
+        super().__init__(spec, options)
+        precision = self.options.chosen_precision
+        if precision != "float32":
             raise InvalidInputError(
-                f"sentence-transformers sparse models run in float32 only, not {self.precision!r}"
+                f"sentence-transformers sparse models run in float32 only, not {precision!r}"
             )
 
     def _load(self) -> Any:
@@ -245,7 +280,7 @@ class STSparseEmbedder(_STModel, SparseEmbedderBase):
         path = locate_model(self.spec.name)
         try:
             model = st.SparseEncoder(
-                path, device=self.device, trust_remote_code=self.trust_remote_code
+                path, device=self.options.device, trust_remote_code=self.options.trust_remote_code
             )
         except MSearchError:
             raise

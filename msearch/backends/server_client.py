@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -105,32 +106,47 @@ class ServerClient:
         )
 
 
-def server_options(
-    spec: ModelSpec,
-    label: str,
-    *,
-    url: str | None,
-    url_env: str,
-    default_url: str,
-    api_key: str | None,
-    key_env: str,
-    timeout: float,
-    max_retries: int,
-) -> ServerClient:
+@dataclass(frozen=True)
+class Site:
+    """What kind of server a backend talks to: its name in errors, and where its URL and key
+    come from when the caller gives none."""
+
+    label: str
+    url_env: str
+    key_env: str
+    default_url: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConnection:
+    """How a server-backed model is reached: ``url`` (default: the site's variable),
+    ``api_key`` (never shown in a repr), the call's overall ``timeout``, ``max_retries``, and
+    ``server_model``, the name the server knows the model by (vLLM's ``--served-model-name``,
+    Ollama's tag ...; default: the spec's name)."""
+
+    url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    timeout: float = 60.0
+    max_retries: int = 3
+    server_model: str | None = None
+
+
+def server_client(spec: ModelSpec, site: Site, connection: ServerConnection) -> ServerClient:
     """The client of a server-backed model: ``url`` or ``$url_env`` or ``default_url`` (an
     error naming both where there is none), the key or ``$key_env``. A ``pooling`` the caller
     chose is refused: a server pools as it was started."""
     chosen = pooling_override(spec)
     if chosen is not None:
         raise InvalidInputError(
-            f"pooling={chosen.value!r}: the {label} pools as it was started; msearch cannot "
-            "change that from the client"
+            f"pooling={chosen.value!r}: the {site.label} pools as it was started; msearch "
+            "cannot change that from the client"
         )
-    base = url or os.environ.get(url_env) or default_url
+    base = connection.url or os.environ.get(site.url_env) or site.default_url
     if not base:
         raise InvalidInputError(
-            f"this backend needs url= (or ${url_env}): the {label}'s base URL, such as "
-            "http://localhost:8000/v1"
+            f"this backend needs url= (or ${site.url_env}): the {site.label}'s base URL, such "
+            "as http://localhost:8000/v1"
         )
-    key = api_key if api_key is not None else os.environ.get(key_env)
-    return ServerClient(label, base, key, timeout, max_retries)
+    key = connection.api_key
+    key = key if key is not None else os.environ.get(site.key_env)
+    return ServerClient(site.label, base, key, connection.timeout, connection.max_retries)

@@ -15,15 +15,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from msearch._deps import require
 from msearch.backends._loading import locate_model, model_not_found, torch_dtype
 from msearch.backends.base import BlockingModel
-from msearch.backends.media_base import AudioEmbedderBase, ImageEmbedderBase
+from msearch.backends.media_base import (
+    AudioEmbedderBase,
+    AudioOptions,
+    ImageEmbedderBase,
+    ImageOptions,
+)
 from msearch.batching import sorted_batches, with_progress
 from msearch.errors import BackendError, InvalidInputError, MSearchError
 from msearch.models import ModelSpec
@@ -48,57 +54,65 @@ def is_siglip(name: str) -> bool:
     return model_type(name) in SIGLIP_TYPES
 
 
-class _TransformersModel(BlockingModel):
-    """Loading and running one two-tower model (``AutoModel`` + ``AutoProcessor``).
+@dataclass(frozen=True, kw_only=True)
+class TorchLoading:
+    """How a two-tower model loads on transformers: ``device``, ``dtype``."""
 
-    Listed before the public base, whose ``__init__`` receives the remaining options.
-    """
+    device: str | None = None
+    dtype: str = "float32"
+    trust_remote_code: bool = False
 
-    spec: ModelSpec
-    batch_size: int
-    show_progress: bool | None
+
+@dataclass(frozen=True, kw_only=True)
+class TransformersImageOptions(ImageOptions, TorchLoading):
+    """The options of ``TransformersImageEmbedder``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransformersAudioOptions(AudioOptions, TorchLoading):
+    """The options of ``TransformersAudioEmbedder``."""
+
+
+class TwoTowers:
+    """One two-tower model (``AutoModel`` + ``AutoProcessor``) run in batches on transformers:
+    what the image and audio embedders compose."""
 
     def __init__(
-        self,
-        spec: ModelSpec,
-        *,
-        device: str | None = None,
-        dtype: str = "float32",
-        trust_remote_code: bool = False,
-        **options: Any,
+        self, spec: ModelSpec, loading: TorchLoading, batch_size: int, show_progress: bool | None
     ) -> None:
-        super().__init__(spec, **options)
-        self.device = device or "cpu"
-        self.dtype = dtype
-        self.trust_remote_code = trust_remote_code
+        self.spec = spec
+        self.loading = loading
+        self.device = loading.device or "cpu"
+        self.batch_size = batch_size
+        self.show_progress = show_progress
 
-    def _load(self) -> Any:
+    def load(self) -> tuple[Any, Any]:
         transformers = require("transformers", "transformers")
         path = locate_model(self.spec.name)
+        trust = self.loading.trust_remote_code
         try:
             model = transformers.AutoModel.from_pretrained(
-                path,
-                trust_remote_code=self.trust_remote_code,
-                dtype=torch_dtype(self.dtype),
+                path, trust_remote_code=trust, dtype=torch_dtype(self.loading.dtype)
             )
-            processor = transformers.AutoProcessor.from_pretrained(
-                path, trust_remote_code=self.trust_remote_code
-            )
+            processor = transformers.AutoProcessor.from_pretrained(path, trust_remote_code=trust)
         except MSearchError:
             raise
         except OSError as err:
             raise model_not_found(self.spec.name, err) from err
         model.to(self.device).eval()
-        self._check_loaded(model, processor)
         return model, processor
 
-    def _check_loaded(self, model: Any, processor: Any) -> None:
-        """Backend-specific checks that the model is what this embedder expects."""
-
-    def _run(self, what: str, fn: Callable[[Any, Any, list[Any]], Any], items: list[Any]) -> Any:
+    def run(
+        self,
+        loaded: tuple[Any, Any],
+        what: str,
+        fn: Callable[[Any, Any, list[Any]], Any],
+        items: list[Any],
+    ) -> Any:
+        """``fn(model, processor, batch)``'s features for every item, batched by length."""
         import torch
 
-        model, processor = self.loaded
+        model, processor = loaded
         key: Callable[[Any], int] | None = len if what == "text" else (lambda _: 0)
         batches = sorted_batches(items, self.batch_size, key=key)
         out: np.ndarray | None = None
@@ -118,17 +132,18 @@ class _TransformersModel(BlockingModel):
             raise InvalidInputError("nothing to embed")
         return out
 
-    def _device_inputs(self, inputs: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    def inputs(self, inputs: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+        """The tensors named ``keys`` that ``inputs`` has, on the model's device."""
         return {key: inputs[key].to(self.device) for key in keys if key in inputs}
 
-    def _model_dim(self) -> int:
-        model, _processor = self.loaded
-        # CLIP and CLAP project both towers to projection_dim; SigLIP has no projection.
-        projection = getattr(model.config, "projection_dim", None)
-        return int(projection or model.config.text_config.hidden_size)
+
+def projection_dim(model: Any) -> int:
+    # CLIP and CLAP project both towers to projection_dim; SigLIP has no projection.
+    projection = getattr(model.config, "projection_dim", None)
+    return int(projection or model.config.text_config.hidden_size)
 
 
-class TransformersImageEmbedder(_TransformersModel, ImageEmbedderBase):
+class TransformersImageEmbedder(BlockingModel, ImageEmbedderBase):
     """CLIP or SigLIP/SigLIP2 images and texts, with transformers in-process.
 
     >>> from msearch.multimodal import image_embedder
@@ -138,6 +153,24 @@ class TransformersImageEmbedder(_TransformersModel, ImageEmbedderBase):
     >>> embedder.embed_query("a photo of a cat").shape  # doctest: +SKIP
     (512,)
     """
+
+    Options: ClassVar[type[TransformersImageOptions]] = TransformersImageOptions
+    options: TransformersImageOptions
+
+    def __init__(self, spec: ModelSpec, options: TransformersImageOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.towers = TwoTowers(spec, self.options, self.batch_size, self.show_progress)
+
+    def _load(self) -> tuple[Any, Any]:
+        model, processor = self.towers.load()
+        if not hasattr(model, "get_image_features"):
+            raise InvalidInputError(
+                f"{self.spec.name} ({type(model).__name__}) is not an image-text model"
+            )
+        return model, processor
+
+    def _model_dim(self) -> int:
+        return projection_dim(self.loaded[0])
 
     def _text_options(self, model: Any) -> dict[str, Any]:
         limit = self.spec.max_tokens
@@ -151,27 +184,21 @@ class TransformersImageEmbedder(_TransformersModel, ImageEmbedderBase):
     def _encode(self, texts: list[str]) -> np.ndarray:
         def run(model: Any, processor: Any, batch: list[str]) -> Any:
             inputs = processor(text=batch, return_tensors="pt", **self._text_options(model))
-            return model.get_text_features(**self._device_inputs(inputs, _TEXT_KEYS))
+            return model.get_text_features(**self.towers.inputs(inputs, _TEXT_KEYS))
 
-        return self._run("text", run, texts)  # type: ignore[no-any-return]
+        return self.towers.run(self.loaded, "text", run, texts)  # type: ignore[no-any-return]
 
     def _encode_images(self, images: list[Any]) -> np.ndarray:
         def run(model: Any, processor: Any, batch: list[Any]) -> Any:
             inputs = processor(images=batch, return_tensors="pt")
-            features = self._device_inputs(inputs, _IMAGE_KEYS)
+            features = self.towers.inputs(inputs, _IMAGE_KEYS)
             features["pixel_values"] = features["pixel_values"].to(model.dtype)
             return model.get_image_features(**features)
 
-        return self._run("images", run, images)  # type: ignore[no-any-return]
-
-    def _check_loaded(self, model: Any, processor: Any) -> None:
-        if not hasattr(model, "get_image_features"):
-            raise InvalidInputError(
-                f"{self.spec.name} ({type(model).__name__}) is not an image-text model"
-            )
+        return self.towers.run(self.loaded, "images", run, images)  # type: ignore[no-any-return]
 
 
-class TransformersAudioEmbedder(_TransformersModel, AudioEmbedderBase):
+class TransformersAudioEmbedder(BlockingModel, AudioEmbedderBase):
     """CLAP audio and texts, with transformers in-process.
 
     >>> from msearch.multimodal import audio_embedder
@@ -181,6 +208,31 @@ class TransformersAudioEmbedder(_TransformersModel, AudioEmbedderBase):
     >>> embedder.embed_query("a dog barking").shape  # doctest: +SKIP
     (512,)
     """
+
+    Options: ClassVar[type[TransformersAudioOptions]] = TransformersAudioOptions
+    options: TransformersAudioOptions
+
+    def __init__(self, spec: ModelSpec, options: TransformersAudioOptions | None = None) -> None:
+        super().__init__(spec, options)
+        self.towers = TwoTowers(spec, self.options, self.batch_size, self.show_progress)
+
+    def _load(self) -> tuple[Any, Any]:
+        model, processor = self.towers.load()
+        if not hasattr(model, "get_audio_features"):
+            raise InvalidInputError(
+                f"{self.spec.name} ({type(model).__name__}) is not an audio-text model"
+            )
+        extractor = processor.feature_extractor
+        window = extractor.nb_max_samples / extractor.sampling_rate
+        if extractor.sampling_rate != self.sample_rate or window < self.window_s:
+            raise InvalidInputError(
+                f"{self.spec.name} takes {extractor.sampling_rate} Hz audio in {window:g} s "
+                f"windows; pass sample_rate={extractor.sampling_rate}, window_s={window:g}"
+            )
+        return model, processor
+
+    def _model_dim(self) -> int:
+        return projection_dim(self.loaded[0])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         def run(model: Any, processor: Any, batch: list[str]) -> Any:
@@ -194,67 +246,63 @@ class TransformersAudioEmbedder(_TransformersModel, AudioEmbedderBase):
                 max_length=min(limit, positions),
                 return_tensors="pt",
             )
-            return model.get_text_features(**self._device_inputs(inputs, _TEXT_KEYS))
+            return model.get_text_features(**self.towers.inputs(inputs, _TEXT_KEYS))
 
-        return self._run("text", run, texts)  # type: ignore[no-any-return]
+        return self.towers.run(self.loaded, "text", run, texts)  # type: ignore[no-any-return]
 
     def _encode_audio(self, clips: list[np.ndarray]) -> np.ndarray:
         def run(model: Any, processor: Any, batch: list[np.ndarray]) -> Any:
             inputs = processor.feature_extractor(
                 batch, sampling_rate=self.sample_rate, return_tensors="pt"
             )
+            device = self.towers.device
             return model.get_audio_features(
-                input_features=inputs["input_features"].to(self.device, model.dtype),
-                is_longer=inputs["is_longer"].to(self.device) if "is_longer" in inputs else None,
+                input_features=inputs["input_features"].to(device, model.dtype),
+                is_longer=inputs["is_longer"].to(device) if "is_longer" in inputs else None,
             )
 
-        return self._run("audio", run, clips)  # type: ignore[no-any-return]
-
-    def _check_loaded(self, model: Any, processor: Any) -> None:
-        if not hasattr(model, "get_audio_features"):
-            raise InvalidInputError(
-                f"{self.spec.name} ({type(model).__name__}) is not an audio-text model"
-            )
-        extractor = processor.feature_extractor
-        window = extractor.nb_max_samples / extractor.sampling_rate
-        if extractor.sampling_rate != self.sample_rate or window < self.window_s:
-            raise InvalidInputError(
-                f"{self.spec.name} takes {extractor.sampling_rate} Hz audio in {window:g} s "
-                f"windows; pass sample_rate={extractor.sampling_rate}, window_s={window:g}"
-            )
+        return self.towers.run(self.loaded, "audio", run, clips)  # type: ignore[no-any-return]
 
 
-class LocalSiglipText:
-    """The text side of an image embedder on infinity: SigLIP text runs here, on transformers.
+@dataclass(frozen=True, kw_only=True)
+class SiglipTextChoice:
+    """Where an image model on infinity embeds text: ``text_backend`` ``"transformers"`` (here;
+    the default for SigLIP) or ``"infinity"`` (the default for CLIP)."""
+
+    text_backend: str | None = None
+
+
+def local_text_tower(
+    spec: ModelSpec, choice: SiglipTextChoice, batch_size: int
+) -> TransformersImageEmbedder | None:
+    """The local transformers text side for an image model on infinity, or ``None`` when its
+    text stays on infinity.
 
     infinity pads text to the longest of its batch and truncates at the config's generic
     ``max_length`` (20); SigLIP's text tower needs 64 padded tokens, so by default SigLIP text
     runs here with transformers (loading the model's text side locally) while images go to
     infinity. ``text_backend="infinity"`` keeps text on infinity, knowing it differs.
-
-    Listed before the backend's classes, which provide ``_encode_on_infinity`` for text.
     """
+    chosen = choice.text_backend or ("transformers" if is_siglip(spec.name) else "infinity")
+    if chosen not in ("infinity", "transformers"):
+        raise ValueError(f"text_backend must be 'infinity' or 'transformers', got {chosen!r}")
+    if chosen == "infinity":
+        return None
+    return TransformersImageEmbedder(
+        spec, TransformersImageOptions(batch_size=batch_size, normalize=False)
+    )
 
-    batch_size: int
-    _encode_on_infinity: Callable[[list[str]], Awaitable[np.ndarray]]
 
-    def __init__(self, spec: ModelSpec, *, text_backend: str | None = None, **options: Any) -> None:
-        super().__init__(spec, **options)  # type: ignore[call-arg]
-        choice = text_backend or ("transformers" if is_siglip(spec.name) else "infinity")
-        if choice not in ("infinity", "transformers"):
-            raise ValueError(f"text_backend must be 'infinity' or 'transformers', got {choice!r}")
-        self._text_tower: TransformersImageEmbedder | None = None
-        if choice == "transformers":
-            self._text_tower = TransformersImageEmbedder(
-                spec, batch_size=self.batch_size, normalize=False
-            )
-
-    async def _encode(self, texts: list[str]) -> np.ndarray:
-        tower = self._text_tower
-        if tower is None:
-            return await self._encode_on_infinity(texts)
-        # raw vectors from the local tower, in a worker thread (never on the event loop)
-        return await asyncio.to_thread(tower._sync, tower._encode, texts)  # type: ignore[no-any-return]
+async def encode_on_tower(
+    tower: TransformersImageEmbedder | None,
+    texts: list[str],
+    on_infinity: Callable[[list[str]], Awaitable[np.ndarray]],
+) -> np.ndarray:
+    """Raw text vectors from the local ``tower`` in a worker thread (never on the event loop),
+    else from infinity."""
+    if tower is None:
+        return await on_infinity(texts)
+    return await asyncio.to_thread(tower._sync, tower._encode, texts)  # type: ignore[no-any-return]
 
 
 def _features(output: Any) -> Any:

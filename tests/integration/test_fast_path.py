@@ -144,9 +144,7 @@ def _raw_scores(model: str, precision: str, docs: list[str], cache: Path) -> np.
     ("precision", "min_r"),
     [
         ("bfloat16", 0.995),
-        pytest.param(
-            "int8-onnx", 0.98, marks=pytest.mark.legacy_stack("optimum.onnxruntime")
-        ),
+        pytest.param("int8-onnx", 0.98, marks=pytest.mark.legacy_stack("optimum.onnxruntime")),
     ],
 )
 def test_cross_encoder_fast_paths_track_float32(

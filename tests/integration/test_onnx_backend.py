@@ -76,18 +76,18 @@ def test_auto_takes_bf16_only_where_the_cpu_runs_it_and_it_holds(
     expected = "bfloat16" if detect_cpu().native_bf16 else "float32"
     assert embedder.plan.precision == expected, embedder.plan
     assert cosines(vectors, torch_vectors).min() >= MIN_COSINE
-    assert embedder.entry is not None
-    recorded = json.loads((embedder.entry / MANIFEST).read_text())["fidelity"]
+    assert embedder.exported.entry is not None
+    recorded = json.loads((embedder.exported.entry / MANIFEST).read_text())["fidelity"]
     assert recorded[f"openvino/{expected}"] >= MIN_COSINE
 
 
 def test_auto_falls_back_to_float32_when_bf16_failed_its_check(minilm: str, tmp_path: Path) -> None:
     first = onnx(minilm, str(tmp_path), precision="float32")
     first.embed_query("x")
-    assert first.entry is not None
-    manifest = json.loads((first.entry / MANIFEST).read_text())
+    assert first.exported.entry is not None
+    manifest = json.loads((first.exported.entry / MANIFEST).read_text())
     manifest["fidelity"]["openvino/bfloat16"] = 0.99
-    (first.entry / MANIFEST).write_text(json.dumps(manifest))
+    (first.exported.entry / MANIFEST).write_text(json.dumps(manifest))
     embedder = onnx(minilm, str(tmp_path))
     embedder.embed_query("x")
     assert embedder.plan is not None and embedder.plan.precision == "float32"
@@ -98,12 +98,12 @@ def test_an_export_that_does_not_reproduce_the_model_is_an_error(
 ) -> None:
     first = onnx(minilm, str(tmp_path), runtime="onnxruntime", precision="float32")
     first.embed_query("x")
-    assert first.entry is not None
-    reference = np.load(first.entry / REFERENCE)
-    np.save(first.entry / REFERENCE, np.random.default_rng(0).normal(size=reference.shape))
-    manifest = json.loads((first.entry / MANIFEST).read_text())
+    assert first.exported.entry is not None
+    reference = np.load(first.exported.entry / REFERENCE)
+    np.save(first.exported.entry / REFERENCE, np.random.default_rng(0).normal(size=reference.shape))
+    manifest = json.loads((first.exported.entry / MANIFEST).read_text())
     manifest["fidelity"] = {}
-    (first.entry / MANIFEST).write_text(json.dumps(manifest))
+    (first.exported.entry / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(BackendError, match="sentence-transformers"):
         onnx(minilm, str(tmp_path), runtime="openvino", precision="float32").embed_query("x")
 

@@ -153,7 +153,7 @@ async def test_server_down_async_too() -> None:
 def test_server_api_key_stays_out_of_repr_and_errors() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     embedder = text_embedder("m", "infinity-server", url=url, api_key="sk-secret", max_retries=0)
-    assert "sk-secret" not in repr(embedder.client)
+    assert "sk-secret" not in repr(embedder.server.client)
     with pytest.raises(ServerConnectionError) as caught:
         embedder.embed_query("x")
     assert "sk-secret" not in str(caught.value)

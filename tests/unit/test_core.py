@@ -3,11 +3,21 @@
 import numpy as np
 import pytest
 
-from msearch.backends import backend_class
+from msearch.backends import _IMPLEMENTATIONS, SERVER_BACKENDS, backend_class, build_backend
 from msearch.backends.base import check_texts, l2_normalize
 from msearch.batching import sorted_batches
+from msearch.embeddings import text_embedder
 from msearch.errors import InvalidInputError
-from msearch.models import ModelSpec, get_spec, register, resolve_spec
+from msearch.models import (
+    Kind,
+    Modality,
+    ModelSpec,
+    get_spec,
+    register,
+    registered_models,
+    resolve_spec,
+)
+from msearch.rerank import reranker
 
 
 def test_registry_knows_minilm() -> None:
@@ -52,3 +62,34 @@ def test_l2_normalize_keeps_zero_rows_finite() -> None:
 def test_unknown_backend_lists_the_known_ones() -> None:
     with pytest.raises(ValueError, match="sentence-transformers"):
         backend_class("text", "no-such-backend")
+
+
+def test_a_registered_model_runs_only_on_the_backends_it_lists() -> None:
+    with pytest.raises(
+        InvalidInputError, match=r"registered to run on qwen3.*not on backend 'onnx'"
+    ):
+        text_embedder("Qwen/Qwen3-Embedding-0.6B", "onnx")
+    with pytest.raises(InvalidInputError, match="not on backend 'sentence-transformers'"):
+        reranker("BAAI/bge-reranker-v2-gemma", "sentence-transformers")
+    # a server serves whatever it was started with; nothing loads or connects here
+    assert text_embedder("Qwen/Qwen3-Embedding-0.6B", "openai", url="http://127.0.0.1:9")
+    assert text_embedder("Qwen/Qwen3-Embedding-0.6B", "sentence-transformers")
+
+
+def test_every_registered_backend_exists_for_the_models_capability() -> None:
+    capability = {Kind.RERANKER: "rerank", Kind.TRANSCRIBER: "speech"}
+    media = {Modality.IMAGE: "image", Modality.AUDIO: "audio"}
+    for spec in registered_models():
+        wanted = capability.get(spec.kind) or media.get(spec.modality) or "text"
+        for backend in spec.backends:
+            if spec.sparse and backend not in _IMPLEMENTATIONS[wanted]:
+                wanted = "sparse"
+            assert backend in _IMPLEMENTATIONS[wanted], (spec.name, backend)
+            assert backend not in SERVER_BACKENDS, (spec.name, backend)
+
+
+def test_an_unknown_option_is_refused_by_name_on_every_backend() -> None:
+    for capability, table in _IMPLEMENTATIONS.items():
+        for backend in table:
+            with pytest.raises(InvalidInputError, match="no option 'colour'"):
+                build_backend(capability, backend, ModelSpec(name="some/model"), {"colour": 1})

@@ -172,7 +172,7 @@ def test_api_key_is_sent_as_a_bearer_token_and_never_shown(serve) -> None:
     with pytest.raises(BackendError) as caught:
         embedder.embed_query("x")
     assert "sk-secret" not in str(caught.value)
-    assert "sk-secret" not in repr(embedder.client)  # type: ignore[attr-defined]
+    assert "sk-secret" not in repr(embedder.server.client)  # type: ignore[attr-defined]
     assert server.requests[0][2]["Authorization"] == "Bearer sk-secret-1234"
 
 
@@ -379,8 +379,8 @@ def test_the_command_cuts_over_long_inputs_for_a_server_where_it_can_count(
 
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     text = build_text(Config(text_model=minilm, text_backend="openai"))
-    assert text.inputs.mode == "end"
+    assert text.server.inputs.mode == "end"
     ranker = build_reranker(Config(rerank_model=tiny_cross_encoder, rerank_backend="openai"))
-    assert ranker.inputs.mode == "end"
+    assert ranker.server.inputs.mode == "end"
     unknown = build_text(Config(text_model="some/served-name", text_backend="openai"))
-    assert unknown.inputs.mode == "server"
+    assert unknown.server.inputs.mode == "server"

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from msearch.backends import backend_class
+from msearch.backends import build_backend
 from msearch.errors import InvalidInputError
 from msearch.models import resolve_spec
 from tests.support.tiny_qwen3 import MAX_LENGTH, tiny_qwen3_reranker_path
@@ -29,7 +29,7 @@ def folder() -> str:
 
 
 def reranker(folder: str, **options: object) -> object:
-    return backend_class("rerank", "qwen3")(resolve_spec(folder), **options)
+    return build_backend("rerank", "qwen3", resolve_spec(folder), dict(options))
 
 
 def official(folder: str, query: str, docs: list[str], instruction: str = DEFAULT) -> list[float]:

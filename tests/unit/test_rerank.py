@@ -35,8 +35,8 @@ def test_unregistered_folder_is_taken_as_a_reranker(tiny_cross_encoder: str) -> 
 def test_registered_cross_encoders(name: str) -> None:
     spec = get_spec(name)
     assert spec.kind is Kind.RERANKER
-    assert {"sentence-transformers", "infinity", "infinity-server"} <= set(spec.backends)
-    for backend in ("sentence-transformers", "infinity", "infinity-server"):
+    assert {"sentence-transformers", "onnx", "infinity"} <= set(spec.backends)
+    for backend in ("sentence-transformers", "onnx", "infinity", "infinity-server"):
         assert reranker(name, backend).spec == spec  # nothing loads until first use
 
 
