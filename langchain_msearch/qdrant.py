@@ -16,7 +16,7 @@ from qdrant_client import QdrantClient, models
 
 from msearch.adapters.models import as_sparse_embedder
 from msearch.protocols import SparseEmbedder
-from msearch.store.client import Connection, own_client
+from msearch.store import Connection, own_client
 
 
 def qdrant_vectorstore(

@@ -26,8 +26,7 @@ from msearch.adapters.text import (
 from msearch.datatypes import SparseVector
 from msearch.errors import InvalidInputError, MSearchError
 from msearch.protocols import SparseEmbedder
-from msearch.store import TEXT, TEXT_SPARSE, Distance, Hit, Store
-from msearch.store.filters import Filter
+from msearch.store import TEXT, TEXT_SPARSE, Distance, Filter, Hit, Store
 
 #: The keyword options the text searches take beside ``k`` and ``filter``.
 _SEARCH = ("mode", "fusion", "score_threshold")

@@ -17,7 +17,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from msearch.adapters.models import as_sparse_embedder
 from msearch.protocols import SparseEmbedder
-from msearch.store.client import Connection, own_client
+from msearch.store import Connection, own_client
 
 SparseFn = Callable[[list[str]], tuple[list[list[int]], list[list[float]]]]
 

@@ -42,9 +42,18 @@ from msearch.adapters.text import (
 )
 from msearch.errors import InvalidInputError
 from msearch.protocols import SparseEmbedder
-from msearch.store import IMAGE, TEXT, TEXT_SPARSE, Distance, Hit, Record, Store
-from msearch.store import schema as s
-from msearch.store.filters import merge, own
+from msearch.store import (
+    IMAGE,
+    METADATA,
+    TEXT,
+    TEXT_SPARSE,
+    Distance,
+    Hit,
+    Record,
+    Store,
+    merge_filters,
+    own_fields,
+)
 
 _MODES = {
     VectorStoreQueryMode.DEFAULT: "dense",
@@ -288,7 +297,7 @@ class MSearchVectorStore(BasePydanticVectorStore):
         condition = to_qdrant_filter(filters)
         if node_ids is not None:
             if condition is not None:
-                condition = merge(condition, own(id=list(node_ids)))
+                condition = merge_filters(condition, own_fields(id=list(node_ids)))
                 return [to_node(hit) for hit in self._store.scan(condition)]
             return [to_node(hit) for hit in self._store.get(node_ids)]
         return [to_node(hit) for hit in self._store.scan(condition)]
@@ -331,9 +340,9 @@ class MSearchVectorStore(BasePydanticVectorStore):
             k = query.hybrid_top_k
         condition = to_qdrant_filter(query.filters)
         if query.doc_ids:
-            condition = merge(condition, own(doc_id=list(query.doc_ids)))
+            condition = merge_filters(condition, own_fields(doc_id=list(query.doc_ids)))
         if query.node_ids:
-            condition = merge(condition, own(id=list(query.node_ids)))
+            condition = merge_filters(condition, own_fields(id=list(query.node_ids)))
         return mode, k, condition
 
     def _run(
@@ -462,7 +471,7 @@ def _any_of(key: str, values: Any) -> Any:
 
 
 def _condition(item: MetadataFilter) -> Any:
-    key, op = f"{s.METADATA}.{item.key}", item.operator
+    key, op = f"{METADATA}.{item.key}", item.operator
     value: Any = item.value
     if op == FilterOperator.EQ:
         return _equal(key, value)

@@ -1,4 +1,5 @@
-"""The values that cross msearch's layers: sparse vectors, rerank results and transcripts.
+"""The values that cross msearch's layers: sparse vectors, rerank results, transcripts, and the
+records that go into the store and the hits that come back.
 
 A leaf module: it imports nothing of msearch's, so the backends, the store and the adapters
 all import it, and none of them needs another for these types.
@@ -6,8 +7,9 @@ all import it, and none of them needs another for these types.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +55,64 @@ class Transcript:
     @property
     def text(self) -> str:
         return " ".join(segment.text for segment in self.segments)
+
+
+#: A vector as a record takes it: dense (an array or a list of floats) or sparse.
+VectorInput = np.ndarray | Sequence[float] | SparseVector
+
+
+@dataclass
+class Record:
+    """One point to write: the caller's id, its named vectors, content and metadata.
+
+    ``metadata`` is the caller's and comes back unchanged; ``source``, ``modality``,
+    ``doc_id``, ``chunk``, ``content_hash`` and the folder indexer's ``file_hash`` and
+    ``last_chunk`` and ``parts`` are msearch's own fields beside it, never mixed into
+    ``metadata`` (the store's payload: ``msearch.store.records.record_payload``).
+    """
+
+    id: str
+    vectors: Mapping[str, VectorInput]
+    content: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    modality: str = "text"
+    doc_id: str | None = None
+    chunk: int | None = None
+    content_hash: str | None = None
+    file_hash: str | None = None
+    last_chunk: bool | None = None
+    parts: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One point read back: the caller's id, score (``None`` for ``get``), content, metadata.
+
+    ``payload`` holds every stored field (msearch's own included: ``source``, ``modality``
+    and ``doc_id`` read from it, by the names ``msearch.store.schema`` gives them);
+    ``vectors`` is filled only when asked for.
+    """
+
+    id: str
+    score: float | None
+    content: str | None
+    metadata: dict[str, Any]
+    payload: dict[str, Any]
+    point_id: str
+    vectors: dict[str, Any] | None = None
+
+    @property
+    def source(self) -> str | None:
+        return self.payload.get("source")
+
+    @property
+    def modality(self) -> str | None:
+        return self.payload.get("modality")
+
+    @property
+    def doc_id(self) -> str | None:
+        return self.payload.get("doc_id")
 
 
 def sparse_from_weights(token_ids: Sequence[int], weights: Sequence[float]) -> SparseVector:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from msearch.store.records import Hit
+from msearch.datatypes import Hit
 
 SOURCE = "source"
 MODALITY = "modality"
@@ -105,6 +105,5 @@ def results(
     scores = None if ranked is None else {hit.point_id: hit.score for hit in searched}
     chosen = by_source(order, k) if group_by else [(hit, None) for hit in order[:k]]
     return [
-        (hit, None if scores is None else scores[hit.point_id], matches)
-        for hit, matches in chosen
+        (hit, None if scores is None else scores[hit.point_id], matches) for hit, matches in chosen
     ]

@@ -56,7 +56,7 @@ from msearch.store import (
     chunk_id,
 )
 from msearch.store import schema as s
-from msearch.store.filters import merge, own
+from msearch.store.filters import merge_filters, own_fields
 from msearch.video import VIDEO_SUFFIXES, FrameSampling, video_frames
 
 logger = logging.getLogger(__name__)
@@ -273,7 +273,7 @@ class FolderIndexer:
         self.store.delete(source=source, filter=INDEXED)
 
     def _own_points(self, source: str) -> list[Any]:
-        return list(self.store.scan(merge(own(source=source), INDEXED)))
+        return list(self.store.scan(merge_filters(own_fields(source=source), INDEXED)))
 
     def _parts(self, kind: str) -> tuple[str, ...]:
         """What reads a file of ``kind`` in this run: the text model for text; for media,

@@ -13,12 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from msearch.adapters.models import model_id
-from msearch.datatypes import SparseVector
+from msearch.datatypes import Hit, Record, SparseVector
 from msearch.errors import InvalidInputError, SchemaMismatchError
 from msearch.protocols import SparseEmbedder
 from msearch.store import schema as s
 from msearch.store.filters import Filter
-from msearch.store.records import Hit, Record
 from msearch.store.store import Store
 
 MODES = ("dense", "sparse", "hybrid")
@@ -240,4 +239,3 @@ async def arerank_hits(reranker: Any, query: str, hits: list[Hit], k: int) -> li
     else:
         results = await asyncio.to_thread(reranker.rerank, query, documents, top_n=k)
     return [dataclasses.replace(hits[r.index], score=float(r.score)) for r in results][:k]
-

@@ -40,14 +40,16 @@ folders on Edge. ``store.optimize()`` builds Edge's HNSW index after a bulk load
 engine (``EdgeOptions`` holds Edge's index-building settings).
 """
 
+from msearch.datatypes import Hit, Record
 from msearch.errors import SchemaMismatchError, StoreError, StoreLockedError
-from msearch.store.client import Connection, default_path
+from msearch.store.client import Connection, default_path, own_client
 from msearch.store.edge import EdgeEngine, EdgeOptions
 from msearch.store.engine import CreateOptions, Engine
-from msearch.store.records import Hit, Record
+from msearch.store.filters import Filter, merge_filters, own_fields
 from msearch.store.schema import (
     AUDIO,
     IMAGE,
+    METADATA,
     SPEECH,
     TEXT,
     TEXT_SPARSE,
@@ -64,6 +66,7 @@ from msearch.store.store import Store
 __all__ = [
     "AUDIO",
     "IMAGE",
+    "METADATA",
     "SPEECH",
     "TEXT",
     "TEXT_SPARSE",
@@ -75,6 +78,7 @@ __all__ = [
     "EdgeEngine",
     "EdgeOptions",
     "Engine",
+    "Filter",
     "Hit",
     "Record",
     "Schema",
@@ -86,6 +90,9 @@ __all__ = [
     "VectorSpec",
     "chunk_id",
     "default_path",
+    "merge_filters",
+    "own_client",
+    "own_fields",
     "point_id",
 ]
 
@@ -97,4 +104,3 @@ def __getattr__(name: str) -> object:
 
         return ClientEngine
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-

@@ -7,7 +7,7 @@ own namespace. (Points written by ``msearch index`` and ``MediaCollection`` carr
 their other citation fields in metadata too, so ``{"source": path}`` finds them.) Dotted keys
 reach nested metadata (``{"author.name": "Ada"}``). A ``qdrant_client.models.Filter`` passes
 through unchanged, its keys addressing the payload as stored (``metadata.genre``, or msearch's
-own ``source``, ``doc_id`` ...); ``own`` builds one on msearch's fields.
+own ``source``, ``doc_id`` ...); ``own_fields`` builds one on msearch's fields.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def _condition(key: str, value: Any) -> models.FieldCondition:
     return _match(f"{s.METADATA}.{key}", key, value)
 
 
-def own(**fields: Any) -> models.Filter | None:
-    """A filter on msearch's own payload fields (``own(source="a.txt", doc_id=["x", "y"])``);
+def own_fields(**fields: Any) -> models.Filter | None:
+    """A filter on msearch's own payload fields (``own_fields(source="a.txt", doc_id=["x", "y"])``);
     ``None`` values are left out, and no field at all gives ``None``."""
     conditions: list[Any] = []
     for key, value in fields.items():
@@ -121,7 +121,9 @@ def _check_ints(condition: Any) -> None:
                 )
 
 
-def merge(first: models.Filter | None, second: models.Filter | None) -> models.Filter | None:
+def merge_filters(
+    first: models.Filter | None, second: models.Filter | None
+) -> models.Filter | None:
     """Both filters must hold."""
     if first is None:
         return second

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from msearch.datatypes import SparseVector
+from msearch.datatypes import Hit, SparseVector
 from msearch.errors import InvalidInputError, SchemaMismatchError
 from msearch.store import schema as s
 from msearch.store.engine import Engine, Prefetch, StoredPoint
 from msearch.store.filters import Filter, to_qdrant
 from msearch.store.mmr import mmr_order
-from msearch.store.records import Hit, dense_array, sparse_vector
+from msearch.store.records import dense_array, hit_from_point, sparse_vector
 
 FUSIONS = ("rrf", "dbsf")
 
@@ -294,4 +294,4 @@ def _above(hits: list[Hit], threshold: float | None, distance: s.Distance) -> li
 
 
 def _hit(point: StoredPoint) -> Hit:
-    return Hit.from_point(point.point_id, point.payload, point.score, point.vectors)
+    return hit_from_point(point.point_id, point.payload, point.score, point.vectors)

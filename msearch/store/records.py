@@ -1,115 +1,65 @@
-"""What goes into the store and what comes back out: ``Record`` and ``Hit``."""
+"""How a ``Record`` (``msearch.datatypes``) becomes a stored payload, how a stored point becomes
+a ``Hit``, and the checks on the vectors and payloads that go in."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from msearch.datatypes import SparseVector
+from msearch.datatypes import Hit, Record, SparseVector
 from msearch.errors import InvalidInputError
 from msearch.store import schema as s
 
-VectorInput = np.ndarray | Sequence[float] | SparseVector
 
-
-@dataclass
-class Record:
-    """One point to write: the caller's id, its named vectors, content and metadata.
-
-    ``metadata`` is the caller's and comes back unchanged; ``source``, ``modality``,
-    ``doc_id``, ``chunk``, ``content_hash`` and the folder indexer's ``file_hash`` and
-    ``last_chunk`` and ``parts`` are msearch's own fields beside it, never mixed into
-    ``metadata``.
+def record_payload(record: Record) -> dict[str, Any]:
+    """The stored payload of ``record``: its content, the caller's metadata as given, and
+    msearch's own fields beside it (those left ``None`` are left out).
 
     >>> import numpy as np
     >>> record = Record(id="a", vectors={"text": np.ones(3)}, content="hello", metadata={"n": 1})
-    >>> sorted(record.payload())
+    >>> sorted(record_payload(record))
     ['content', 'id', 'metadata', 'modality']
     """
-
-    id: str
-    vectors: Mapping[str, VectorInput]
-    content: str | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    source: str | None = None
-    modality: str = "text"
-    doc_id: str | None = None
-    chunk: int | None = None
-    content_hash: str | None = None
-    file_hash: str | None = None
-    last_chunk: bool | None = None
-    parts: tuple[str, ...] | None = None
-
-    def payload(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            s.ID: str(self.id),
-            s.CONTENT: self.content,
-            s.METADATA: dict(self.metadata),
-            s.MODALITY: self.modality,
-        }
-        optional = {
-            s.SOURCE: self.source,
-            s.DOC_ID: self.doc_id,
-            s.CHUNK: self.chunk,
-            s.CONTENT_HASH: self.content_hash,
-            s.FILE_HASH: self.file_hash,
-            s.LAST_CHUNK: self.last_chunk,
-            s.PARTS: None if self.parts is None else list(self.parts),
-        }
-        payload.update({key: value for key, value in optional.items() if value is not None})
-        return payload
+    payload: dict[str, Any] = {
+        s.ID: str(record.id),
+        s.CONTENT: record.content,
+        s.METADATA: dict(record.metadata),
+        s.MODALITY: record.modality,
+    }
+    optional = {
+        s.SOURCE: record.source,
+        s.DOC_ID: record.doc_id,
+        s.CHUNK: record.chunk,
+        s.CONTENT_HASH: record.content_hash,
+        s.FILE_HASH: record.file_hash,
+        s.LAST_CHUNK: record.last_chunk,
+        s.PARTS: None if record.parts is None else list(record.parts),
+    }
+    payload.update({key: value for key, value in optional.items() if value is not None})
+    return payload
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One point read back: the caller's id, score (``None`` for ``get``), content, metadata.
-
-    ``payload`` holds every stored field (msearch's own included); ``vectors`` is filled
-    only when asked for.
-    """
-
-    id: str
-    score: float | None
-    content: str | None
-    metadata: dict[str, Any]
-    payload: dict[str, Any]
-    point_id: str
-    vectors: dict[str, Any] | None = None
-
-    @property
-    def source(self) -> str | None:
-        return self.payload.get(s.SOURCE)
-
-    @property
-    def modality(self) -> str | None:
-        return self.payload.get(s.MODALITY)
-
-    @property
-    def doc_id(self) -> str | None:
-        return self.payload.get(s.DOC_ID)
-
-    @classmethod
-    def from_point(
-        cls,
-        point_id: str,
-        payload: Mapping[str, Any] | None,
-        score: float | None = None,
-        vectors: dict[str, Any] | None = None,
-    ) -> Hit:
-        data = dict(payload or {})
-        return cls(
-            id=str(data.get(s.ID, point_id)),
-            score=score,
-            content=data.get(s.CONTENT),
-            metadata=dict(data.get(s.METADATA) or {}),
-            payload=data,
-            point_id=str(point_id),
-            vectors=vectors,
-        )
+def hit_from_point(
+    point_id: str,
+    payload: Mapping[str, Any] | None,
+    score: float | None = None,
+    vectors: dict[str, Any] | None = None,
+) -> Hit:
+    """The ``Hit`` for a stored point: the caller's id, content and metadata read back from
+    its payload, and msearch's own fields beside them."""
+    data = dict(payload or {})
+    return Hit(
+        id=str(data.get(s.ID, point_id)),
+        score=score,
+        content=data.get(s.CONTENT),
+        metadata=dict(data.get(s.METADATA) or {}),
+        payload=data,
+        point_id=str(point_id),
+        vectors=vectors,
+    )
 
 
 def dense_array(vector: Any, what: str) -> np.ndarray:

@@ -12,15 +12,16 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from msearch.datatypes import Hit, Record
 from msearch.errors import InvalidInputError
 from msearch.store import schema as s
 from msearch.store.client import Connection
 from msearch.store.edge import EdgeOptions
 from msearch.store.engine import CreateOptions, Engine, Point, SearchWidth
 from msearch.store.engines import open_engine
-from msearch.store.filters import Filter, merge, own, to_qdrant
+from msearch.store.filters import Filter, merge_filters, own_fields, to_qdrant
 from msearch.store.reader import StoreReader
-from msearch.store.records import Hit, Record, checked_payload
+from msearch.store.records import checked_payload, record_payload
 
 if TYPE_CHECKING:
     from qdrant_client import QdrantClient, models
@@ -159,7 +160,7 @@ class Store(StoreReader):
         for name, vector in record.vectors.items():
             what = f"records[{position}] (id {record.id!r}) vector {name!r}"
             vectors[name] = self._checked(schema, name, vector, what)
-        payload = checked_payload(record.payload(), f"records[{position}] (id {record.id!r})")
+        payload = checked_payload(record_payload(record), f"records[{position}] (id {record.id!r})")
         return Point(s.point_id(record.id), vectors, payload)
 
     def delete(
@@ -177,7 +178,7 @@ class Store(StoreReader):
         point_ids = None if ids is None else [s.point_id(i) for i in s.id_list(ids)]
         if self._schema is None and not self._exists():
             return
-        condition = merge(own(source=source, doc_id=doc_id), to_qdrant(filter))
+        condition = merge_filters(own_fields(source=source, doc_id=doc_id), to_qdrant(filter))
         if point_ids is not None:
             if not point_ids:
                 return  # no ids: nothing can match all the conditions
@@ -185,7 +186,7 @@ class Store(StoreReader):
                 self.engine.delete_points(self.collection, point_ids)
                 return
             by_id = models.Filter(must=[models.HasIdCondition(has_id=list(point_ids))])
-            condition = merge(by_id, condition)
+            condition = merge_filters(by_id, condition)
         if condition is not None:
             self.engine.delete_where(self.collection, condition)
 

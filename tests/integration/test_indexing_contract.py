@@ -18,7 +18,7 @@ from msearch import text_embedder
 from msearch.indexing import FolderIndexer, IndexOptions
 from msearch.protocols import TextEmbedder
 from msearch.store import Store
-from msearch.store.filters import own
+from msearch.store.filters import own_fields
 
 
 @pytest.fixture(scope="module")
@@ -109,4 +109,4 @@ def test_reindexing_a_file_keeps_framework_documents_with_its_source(
     paper.unlink()
     assert _indexer(store, embedder).index(folder).removed == [str(paper)]
     assert store.count() == 3  # the notes, and nothing of the file
-    assert store.count(own(source=str(paper))) == 3
+    assert store.count(own_fields(source=str(paper))) == 3

@@ -24,7 +24,7 @@ import pytest
 from msearch.errors import BackendError, MSearchError, ServerConnectionError
 from msearch.rerank import reranker
 from msearch.store import Record, Schema, Store, VectorSpec
-from msearch.store.filters import own
+from msearch.store.filters import own_fields
 from tests.support.infinity_server import (
     free_port,
     infinity_executable,
@@ -203,7 +203,7 @@ def test_sigkill_during_bulk_upsert_loses_no_acknowledged_point(
         last = store.get([acknowledged[-1]], with_vectors=True)[0]
         assert store.query("text", (last.vectors or {})["text"], k=1)[0].id == last.id
         store.upsert([Record(id="after", vectors={"text": np.ones(8)})])
-        assert store.count(filter=own(id="after")) == 1
+        assert store.count(filter=own_fields(id="after")) == 1
 
 
 # -- `msearch index` SIGKILLed at random points, then run again ----------------------------

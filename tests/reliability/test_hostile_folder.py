@@ -23,7 +23,7 @@ from msearch.chunking import chunk_stream
 from msearch.indexing import FolderIndexer, IndexOptions, IndexSummary
 from msearch.protocols import TextEmbedder
 from msearch.store import Record, Store
-from msearch.store.filters import own
+from msearch.store.filters import own_fields
 from tests.reliability._mode import soak, within
 
 LIMIT_S = 120.0
@@ -138,7 +138,7 @@ def test_a_file_that_turns_bad_loses_its_points_and_others_keep_theirs(
     paper.write_bytes(b"\x00binary now")
     summary = _index(store, embedder, folder, max_file_bytes=1000)
     assert [source for source, _ in summary.failed] == [str(paper)]
-    assert [hit.id for hit in store.scan(own(source=str(paper)))] == ["note"]
+    assert [hit.id for hit in store.scan(own_fields(source=str(paper)))] == ["note"]
     paper.write_text("cats " * 500)  # now over max_file_bytes
     _index(store, embedder, folder, max_file_bytes=1000)
     assert [hit.id for hit in store.scan()] == ["note"]

@@ -17,7 +17,7 @@ from qdrant_client import QdrantClient, models
 from msearch.datatypes import SparseVector
 from msearch.errors import InvalidInputError, SchemaMismatchError
 from msearch.store import Record, Schema, SparseSpec, Store, VectorSpec, point_id
-from msearch.store.filters import own
+from msearch.store.filters import own_fields
 from msearch.store.records import checked_payload
 from msearch.store.schema import METADATA_KEY
 
@@ -150,8 +150,8 @@ def test_filters_on_metadata_and_own_fields(store: Store) -> None:
     hits = store.query("text", [1.0, 0.0, 0.0], k=6, filter={"parity": "odd"})
     assert {h.id for h in hits} == {"doc-1", "doc-3", "doc-5"}
     assert store.count({"i": [0, 5]}) == 2
-    # msearch's own fields are reached with own() (or a raw Filter), never by a dict key
-    assert store.count(own(source="file-1.md")) == 2
+    # msearch's own fields are reached with own_fields() (or a raw Filter), never by a dict key
+    assert store.count(own_fields(source="file-1.md")) == 2
     assert store.count({"source": "file-1.md"}) == 0
     raw = models.Filter(must=[models.FieldCondition(key="metadata.i", range=models.Range(gte=4))])
     assert {h.id for h in store.scan(raw)} == {"doc-4", "doc-5"}
@@ -239,3 +239,12 @@ def test_refused_payload_values_are_named_by_where_they_are(payload, message) ->
     with pytest.raises(InvalidInputError) as refused:
         checked_payload(payload, "r")
     assert str(refused.value).startswith(message)
+
+
+def test_a_hit_reads_msearchs_own_fields_by_the_schemas_names() -> None:
+    from msearch.store import schema
+    from msearch.store.records import hit_from_point
+
+    payload = {schema.SOURCE: "a.md", schema.MODALITY: "speech", schema.DOC_ID: "d", schema.ID: "x"}
+    hit = hit_from_point("p", payload, 0.5)
+    assert (hit.id, hit.source, hit.modality, hit.doc_id) == ("x", "a.md", "speech", "d")
